@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables, the database adapter with its group-commit writer, migrations."""

@@ -1,0 +1,242 @@
+"""The database adapter: one engine for reads, a writer pool with group commit for writes.
+
+Writes go through writer threads, each with a long-lived connection. A writer takes every job
+waiting in its queue (up to ``max_batch``), runs each in its own savepoint inside one transaction
+and commits once: on SQLite that turns one fsync per ticket into one per batch, and since SQLite
+allows a single writer anyway it removes lock contention. A job that raises is rolled back to its
+savepoint alone. Events a job emits get their ``seq`` inside the transaction and are handed to the
+publisher only after the commit, so nothing is pushed that is not stored first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import msgspec
+from sqlalchemy import Connection, create_engine, event, insert, update
+from sqlalchemy.engine import Engine
+
+from hall.db.models import event_t, hall_t
+
+log = logging.getLogger(__name__)
+
+_encode = msgspec.json.Encoder().encode
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    hall: str
+    seq: int
+    type: str
+    topic: str
+    envelope: str  # the JSON text every client receives, byte for byte
+
+
+@dataclass
+class Tx:
+    """What a write job sees: the connection, and ``emit`` to append to the event log."""
+
+    conn: Connection
+    events: list[StoredEvent] = field(default_factory=list)
+
+    def emit(self, hall: str, type_: str, at: datetime, data: dict[str, Any]) -> int:
+        seq = self.conn.execute(
+            update(hall_t).where(hall_t.c.id == hall).values(seq=hall_t.c.seq + 1).returning(hall_t.c.seq)
+        ).scalar_one()
+        envelope = _encode(
+            {"seq": seq, "type": type_, "at": at.isoformat(timespec="seconds"), "hall": hall, "data": data}
+        ).decode()
+        topic = type_.split(".", 1)[0]
+        self.conn.execute(
+            insert(event_t).values(
+                hall_id=hall, seq=seq, type=type_, topic=topic, at_ms=int(at.timestamp() * 1000), envelope=envelope
+            )
+        )
+        self.events.append(StoredEvent(hall, seq, type_, topic, envelope))
+        return seq
+
+
+@dataclass
+class _Job:
+    fn: Callable[..., Any]
+    args: tuple
+    future: Future
+
+
+Publisher = Callable[[list[StoredEvent]], None]
+
+
+class Database:
+    def __init__(self, url: str, *, writers: int | None = None, max_batch: int = 128) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            path = url.split("///", 1)[1] if "///" in url else ""
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.engine = self._make_engine(immediate=True)
+        self.read_engine = self._make_engine(immediate=False) if self.is_sqlite else self.engine
+        self._writers_n = writers or (1 if self.is_sqlite else 4)
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._publishers: list[Publisher] = []
+        self._started = False
+        self._lock = threading.Lock()
+
+    # -- setup -------------------------------------------------------------------------------
+    def _make_engine(self, *, immediate: bool) -> Engine:
+        if not self.is_sqlite:
+            return create_engine(self.url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (pysqlite recipe)
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")  # durable at commit; group commit pays for it
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    def migrate(self) -> None:
+        from hall.db.migrate import upgrade
+
+        upgrade(self.engine)
+
+    def add_publisher(self, publisher: Publisher) -> None:
+        self._publishers.append(publisher)
+
+    def start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+            for i in range(self._writers_n):
+                t = threading.Thread(target=self._writer_loop, name=f"hall-writer-{i}", daemon=True)
+                t.start()
+                self._threads.append(t)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._started:
+                for _ in self._threads:
+                    self._queue.put(None)
+                for t in self._threads:
+                    t.join(timeout=10)
+                self._threads.clear()
+                self._started = False
+        self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
+
+    # -- writes ------------------------------------------------------------------------------
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Queue ``fn(tx, *args)`` for a writer; the future holds its result once committed."""
+        if not self._started:
+            self.start()
+        fut: Future = Future()
+        self._queue.put(_Job(fn, args, fut))
+        return fut
+
+    async def write(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.wrap_future(self.submit(fn, *args))
+
+    def write_sync(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return self.submit(fn, *args).result()
+
+    def _writer_loop(self) -> None:
+        conn: Connection | None = None
+        while True:
+            job = self._queue.get()
+            if job is None:
+                break
+            batch = [job]
+            while len(batch) < self._max_batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)  # let this thread finish the batch, then stop
+                    break
+                batch.append(nxt)
+            try:
+                if conn is None or conn.closed or conn.invalidated:
+                    conn = self.engine.connect()
+                self._run_batch(conn, batch)
+            except Exception as exc:  # connection lost: fail the batch, reconnect next time
+                log.warning("writer: batch failed: %s", type(exc).__name__)
+                for j in batch:
+                    if not j.future.done():
+                        j.future.set_exception(exc)
+                if conn is not None:
+                    try:
+                        conn.close()
+                    except Exception:
+                        pass
+                conn = None
+        if conn is not None:
+            conn.close()
+
+    def _run_batch(self, conn: Connection, batch: list[_Job]) -> None:
+        outcomes: list[tuple[_Job, Any, BaseException | None, list[StoredEvent]]] = []
+        if len(batch) == 1:
+            job = batch[0]
+            tx = Tx(conn)
+            try:
+                with conn.begin():
+                    result = job.fn(tx, *job.args)
+                outcomes.append((job, result, None, tx.events))
+            except Exception as exc:
+                if conn.invalidated:
+                    raise
+                outcomes.append((job, None, exc, []))
+        else:
+            with conn.begin():
+                for job in batch:
+                    tx = Tx(conn)
+                    sp = conn.begin_nested()
+                    try:
+                        result = job.fn(tx, *job.args)
+                        sp.commit()
+                        outcomes.append((job, result, None, tx.events))
+                    except Exception as exc:
+                        sp.rollback()
+                        outcomes.append((job, None, exc, []))
+        committed = [e for _, _, err, evs in outcomes if err is None for e in evs]
+        if committed:
+            for publish in self._publishers:
+                try:
+                    publish(committed)
+                except Exception:
+                    log.exception("publisher failed")
+        for job, result, err, _ in outcomes:
+            if err is None:
+                job.future.set_result(result)
+            else:
+                job.future.set_exception(err)
+
+    # -- reads -------------------------------------------------------------------------------
+    def read_sync(self, fn: Callable[..., Any], *args: Any) -> Any:
+        with self.read_engine.connect() as conn:
+            return fn(conn, *args)
+
+    async def read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await anyio.to_thread.run_sync(self.read_sync, fn, *args)

@@ -1,0 +1,228 @@
+"""Use cases that put tickets into the queue: issue, re-queue after a no-show, close the day.
+
+Each runs inside one write transaction (``fn(tx, hall, ...)``) and appends its events there.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from hall.db.database import Tx
+from hall.db.models import ACTIVE_STATUSES, appointment_t, idem_t, ticket_t
+from hall.errors import Conflict, NotFound
+from hall.queue import repo
+from hall.queue.estimate import effective_windows, estimate_wait_s, mean_service_s
+from hall.runtime import HallRuntime, ms
+
+OPEN_STATES = ("idle", "calling", "serving")
+
+
+@dataclass(frozen=True)
+class IssueRequest:
+    service: str
+    channel: str
+    priority: str = "normal"
+    person_hash: str | None = None
+    masked_name: str | None = None
+    appointment_id: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Issued:
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def unknown_service(code: str) -> NotFound:
+    return NotFound(f"没有业务「{code}」", f"unknown service {code!r}", code="unknown_service")
+
+
+def issue_ticket(tx: Tx, h: HallRuntime, req: IssueRequest) -> Issued:
+    conn, hall = tx.conn, h.id
+    if req.idempotency_key:
+        prev = conn.execute(
+            select(idem_t.c.status, idem_t.c.body).where(idem_t.c.hall_id == hall, idem_t.c.key == req.idempotency_key)
+        ).first()
+        if prev is not None:
+            return Issued(prev.status, msgspec.json.decode(prev.body), replayed=True)
+    svc = h.cfg.service(req.service)
+    if svc is None:
+        raise unknown_service(req.service)
+    now = h.now()
+    now_ms = ms(now)
+    priority = req.priority
+    if req.appointment_id:
+        priority = _check_in(conn, h, req, now_ms) or priority
+    if req.person_hash and _holds_active(conn, hall, req.service, req.person_hash):
+        raise already_waiting(svc.name)
+    counter = repo.allocate_number(conn, hall, svc.code, now.date().isoformat())
+    ticket_id = secrets.token_hex(10)
+    number = f"{svc.prefix}{counter:03d}"
+    try:
+        conn.execute(
+            insert(ticket_t).values(
+                id=ticket_id, hall_id=hall, service=svc.code, origin_service=svc.code, day=now.date().isoformat(),
+                counter=counter, number=number, channel=req.channel, status="waiting", priority=priority,
+                issued_ms=now_ms, queued_ms=now_ms, person_hash=req.person_hash, masked_name=req.masked_name,
+                appointment_id=req.appointment_id,
+            )
+        )
+    except IntegrityError:
+        raise already_waiting(svc.name) from None
+    if req.appointment_id:
+        conn.execute(
+            update(appointment_t)
+            .where(appointment_t.c.id == req.appointment_id)
+            .values(status="checked_in", ticket_id=ticket_id)
+        )
+    key = now_ms - h.policy.boost_s.get(priority, 0) * 1000
+    ahead = repo.count_ahead(conn, hall, svc.code, ticket_id, key, h.policy)
+    est = estimate_for(conn, h, svc.code, ahead)
+    waiting = _waiting_in(conn, hall, svc.code)
+    tx.emit(hall, "ticket.issued", now, {
+        "ticket": number, "ticket_id": ticket_id, "service": svc.code, "channel": req.channel,
+        "priority": priority, "waiting": waiting,
+    })
+    body = {
+        "id": ticket_id, "number": number, "service": svc.code, "channel": req.channel, "status": "waiting",
+        "priority": priority, "ahead": ahead, "est_wait_s": est, "issued_at": h.iso(now_ms),
+        "track_url": f"/t/{ticket_id}",
+    }
+    if req.idempotency_key:
+        conn.execute(
+            insert(idem_t).values(
+                hall_id=hall, key=req.idempotency_key, status=201, body=msgspec.json.encode(body).decode(),
+                created_ms=now_ms,
+            )
+        )
+    return Issued(201, body)
+
+
+def already_waiting(service_name: str) -> Conflict:
+    return Conflict(
+        f"您已有「{service_name}」的排队号，请勿重复取号",
+        "you already hold a waiting ticket for this service",
+        code="already_waiting",
+    )
+
+
+def _holds_active(conn: Connection, hall: str, service: str, person_hash: str) -> bool:
+    q = select(ticket_t.c.id).where(
+        ticket_t.c.hall_id == hall, ticket_t.c.service == service, ticket_t.c.person_hash == person_hash,
+        ticket_t.c.status.in_(ACTIVE_STATUSES),
+    )
+    return conn.execute(q.limit(1)).first() is not None
+
+
+def _waiting_in(conn: Connection, hall: str, service: str) -> int:
+    q = select(func.count()).where(
+        ticket_t.c.hall_id == hall, ticket_t.c.status == "waiting", ticket_t.c.service == service
+    )
+    return conn.execute(q).scalar_one()
+
+
+def _check_in(conn: Connection, h: HallRuntime, req: IssueRequest, now_ms: int) -> str | None:
+    """Appointment check-in rules; returns the priority class the ticket gets."""
+    appt = conn.execute(
+        select(appointment_t).where(appointment_t.c.id == req.appointment_id, appointment_t.c.hall_id == h.id)
+    ).first()
+    if appt is None:
+        raise NotFound("没有找到该预约", "unknown appointment", code="unknown_appointment")
+    if appt.service != req.service:
+        raise Conflict("预约的业务与所选业务不符", "the appointment is for another service",
+                       code="appointment_service", extra={"service": appt.service})
+    if appt.status != "booked":
+        raise Conflict("该预约已签到或已取消", "the appointment was already checked in or cancelled",
+                       code="appointment_used")
+    rules = h.cfg.appointments
+    opens = appt.slot_start_ms - rules.early_min * 60_000
+    if now_ms < opens:
+        at = h.iso(opens)[11:16]
+        raise Conflict(f"预约时段未到，请于 {at} 后签到", f"too early: check in from {at}",
+                       code="appointment_too_early")
+    if now_ms <= appt.slot_end_ms:
+        return "appointment"
+    if rules.late_policy == "normal" and now_ms <= appt.slot_end_ms + rules.late_min * 60_000:
+        return "normal"
+    raise Conflict("预约已过时，请重新预约或现场取号", "the appointment has passed; book again or take a walk-in ticket",
+                   code="appointment_expired")
+
+
+def estimate_for(conn: Connection, h: HallRuntime, service: str, ahead: int) -> int:
+    """Predicted wait for a ticket with ``ahead`` people before it (inputs cached for a moment)."""
+    svc = h.cfg.service(service)
+    served = h.cached("open_windows", 2.0, lambda: _open_window_services(conn, h))
+    waiting = h.cached("waiting", 1.0, lambda: repo.waiting_counts(conn, h.id))
+    day_start = ms(h.now().replace(hour=0, minute=0, second=0, microsecond=0))
+    recent = h.cached(f"recent:{service}", 15.0, lambda: repo.recent_service_s(conn, h.id, service, day_start))
+    mean = mean_service_s(recent, svc.service_min)
+    windows = effective_windows(service, served, {**waiting, service: max(waiting.get(service, 0), ahead + 1)})
+    return estimate_wait_s(ahead, mean, windows)
+
+
+def _open_window_services(conn: Connection, h: HallRuntime) -> list[set[str]]:
+    """Services of the windows open now; when none is, of the hall's regular (non-standby) windows."""
+    open_now = {r.window for r in repo.window_rows(conn, h.id) if r.state in OPEN_STATES}
+    chosen = [w for w in h.cfg.windows if w.number in open_now] or [w for w in h.cfg.windows if w.kind != "tidal"]
+    return [set(w.services) for w in chosen]
+
+
+def requeue(tx: Tx, h: HallRuntime, ticket_id: str) -> dict[str, Any]:
+    """A visitor who missed the call comes back within the grace period: back in the queue, at its end."""
+    conn = tx.conn
+    t = repo.get_ticket(conn, h.id, ticket_id, lock=True)
+    if t is None:
+        raise unknown_ticket()
+    now = h.now()
+    grace = timedelta(minutes=h.cfg.calling.no_show_grace_min)
+    if t.status != "no_show" or t.no_show_ms is None:
+        raise Conflict("只有过号的票可以重新排队", "only a missed (no-show) ticket can be re-queued",
+                       code="ticket_state", extra={"status": t.status})
+    if ms(now) - t.no_show_ms > grace.total_seconds() * 1000:
+        raise Conflict(f"已超过过号保留时间（{h.cfg.calling.no_show_grace_min} 分钟），请重新取号",
+                       "the grace period for missed tickets has passed; please take a new ticket",
+                       code="grace_expired")
+    if t.person_hash and _holds_active(conn, h.id, t.service, t.person_hash):
+        raise already_waiting(h.cfg.service(t.service).name)
+    repo.set_ticket(conn, h.id, ticket_id, status="waiting", queued_ms=ms(now), window=None, overtaken=0,
+                    requeues=t.requeues + 1, called_ms=None)
+    tx.emit(h.id, "ticket.requeued", now, {
+        "ticket": t.number, "ticket_id": t.id, "service": t.service, "waiting": _waiting_in(conn, h.id, t.service),
+    })
+    return {"id": t.id, "number": t.number, "status": "waiting"}
+
+
+def close_day(tx: Tx, h: HallRuntime, before_day: str | None = None) -> int:
+    """End of day: every ticket still waiting or called expires (a final state). Returns how many.
+
+    With ``before_day`` only tickets of earlier days are closed (the housekeeping run at start-up).
+    """
+    conn = tx.conn
+    cond = [ticket_t.c.hall_id == h.id, ticket_t.c.status.in_(("waiting", "called"))]
+    if before_day:
+        cond.append(ticket_t.c.day < before_day)
+    rows = list(conn.execute(select(ticket_t.c.id, ticket_t.c.number, ticket_t.c.service).where(*cond)))
+    if not rows:
+        return 0
+    now = h.now()
+    conn.execute(update(ticket_t).where(*cond).values(status="expired", finished_ms=ms(now)))
+    expired = {r.id for r in rows}
+    for w in repo.window_rows(conn, h.id):
+        if w.ticket_id in expired:
+            repo.set_window(conn, h.id, w.window, state="idle", ticket_id=None, updated_ms=ms(now))
+    for r in rows:
+        tx.emit(h.id, "ticket.expired", now, {"ticket": r.number, "ticket_id": r.id, "service": r.service})
+    return len(rows)
+
+
+def unknown_ticket() -> NotFound:
+    return NotFound("没有找到该票号", "unknown ticket", code="unknown_ticket")

@@ -1,0 +1,55 @@
+"""The one place that reads the environment (``HALL_…``)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    redis_url: str | None = None
+    mqtt_url: str | None = None
+    mqtt_bind: str = "127.0.0.1:1883"
+    clock: str | None = None
+    secret: bytes = field(default=b"", repr=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _secret(data_dir: Path) -> bytes:
+    """HALL_SECRET, else a random secret kept in the data directory (salts ID hashes)."""
+    env = os.environ.get("HALL_SECRET")
+    if env:
+        return env.encode()
+    path = data_dir / "secret.key"
+    if path.exists():
+        return path.read_bytes().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(32).encode()
+    path.write_bytes(value)
+    path.chmod(0o600)
+    return value
+
+
+def get_settings(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    data_dir = Path(env.get("HALL_DATA_DIR") or Path.cwd() / "hall-data")
+    url = env.get("HALL_DATABASE_URL") or f"sqlite:///{data_dir / 'hall.db'}"
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return Settings(
+        data_dir=data_dir,
+        database_url=url,
+        redis_url=env.get("HALL_REDIS_URL") or None,
+        mqtt_url=env.get("HALL_MQTT_URL") or None,
+        mqtt_bind=env.get("HALL_MQTT_BIND") or "127.0.0.1:1883",
+        clock=env.get("HALL_CLOCK") or None,
+        secret=_secret(data_dir) if "HALL_SECRET" not in env else env["HALL_SECRET"].encode(),
+    )
