@@ -80,7 +80,7 @@ def services_view(conn: Connection, h: HallRuntime) -> list[dict[str, Any]]:
     ]
 
 
-def snapshot(conn: Connection, h: HallRuntime) -> str:
+def snapshot(conn: Connection, h: HallRuntime) -> tuple[int, str]:
     """The first message for a client without ``since``: current state at one ``seq``."""
     seq = current_seq(conn, h.id)
     names = {w.number: w.name for w in h.cfg.windows}
@@ -98,7 +98,7 @@ def snapshot(conn: Connection, h: HallRuntime) -> str:
         for w in window_views(conn, h)
     ]
     now = h.now()
-    return msgspec.json.encode({
+    return seq, msgspec.json.encode({
         "type": "snapshot", "seq": seq, "hall": h.id, "at": now.isoformat(timespec="seconds"),
         "data": {"hall_name": h.cfg.name, "callouts": callouts, "services": services_view(conn, h),
                  "windows": windows, "now_ms": ms(now)},

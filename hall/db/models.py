@@ -58,6 +58,7 @@ class TicketRow(SQLModel, table=True):
     priority: str = Field(max_length=16, description="green / appointment / transferred / normal")
     issued_ms: int = Field(sa_type=BigInteger)
     queued_ms: int = Field(sa_type=BigInteger, description="its place in the queue: issue time, kept on transfer")
+    qseq: int = Field(default=0, description="the hall seq when it joined the queue: the tie-break")
     called_ms: int | None = Field(default=None, sa_type=BigInteger)
     started_ms: int | None = Field(default=None, sa_type=BigInteger)
     finished_ms: int | None = Field(default=None, sa_type=BigInteger)
@@ -74,7 +75,7 @@ class TicketRow(SQLModel, table=True):
 
     __table_args__ = (
         Index("ux_ticket_number", "hall_id", "origin_service", "day", "counter", unique=True),
-        Index("ix_ticket_queue", "hall_id", "status", "service", "queued_ms"),
+        Index("ix_ticket_queue", "hall_id", "status", "service", "queued_ms", "qseq"),
         Index("ix_ticket_issued", "hall_id", "issued_ms"),
         Index(
             "ux_ticket_person_active",

@@ -87,7 +87,7 @@ def call_next(tx: Tx, h: HallRuntime, number: str, actor: Actor | None) -> dict[
     raise Conflict("叫号冲突，请重试", "another window took the ticket; please try again", code="call_race")
 
 
-def call_ticket(tx: Tx, h: HallRuntime, number: str, ticket_id: str, actor: Actor | None) -> dict[str, Any]:
+def call_ticket(tx: Tx, h: HallRuntime, number: str, actor: Actor | None, ticket_id: str) -> dict[str, Any]:
     """Call a chosen ticket out of order (a clerk's explicit choice; it counts no overtakes)."""
     wcfg, row = load_window(tx, h, number, actor)
     next_state("call", row.state)
@@ -199,4 +199,4 @@ def waiting_for(conn: Any, h: HallRuntime, services: set[str]) -> list[Waiting]:
 
     q = select(ticket_t).where(ticket_t.c.hall_id == h.id, ticket_t.c.status == "waiting",
                                ticket_t.c.service.in_(services))
-    return [Waiting(r.id, r.service, r.priority, r.queued_ms, r.overtaken) for r in conn.execute(q)]
+    return [Waiting(r.id, r.service, r.priority, r.queued_ms, r.overtaken, r.qseq) for r in conn.execute(q)]

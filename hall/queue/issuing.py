@@ -19,6 +19,7 @@ from hall.db.models import ACTIVE_STATUSES, appointment_t, idem_t, ticket_t
 from hall.errors import Conflict, NotFound
 from hall.queue import repo
 from hall.queue.estimate import effective_windows, estimate_wait_s, mean_service_s
+from hall.queue.policy import Waiting
 from hall.runtime import HallRuntime, ms
 
 OPEN_STATES = ("idle", "calling", "serving")
@@ -67,12 +68,17 @@ def issue_ticket(tx: Tx, h: HallRuntime, req: IssueRequest) -> Issued:
     counter = repo.allocate_number(conn, hall, svc.code, now.date().isoformat())
     ticket_id = secrets.token_hex(10)
     number = f"{svc.prefix}{counter:03d}"
+    waiting = _waiting_in(conn, hall, svc.code) + 1
+    seq = tx.emit(hall, "ticket.issued", now, {
+        "ticket": number, "ticket_id": ticket_id, "service": svc.code, "channel": req.channel,
+        "priority": priority, "waiting": waiting,
+    })
     try:
         conn.execute(
             insert(ticket_t).values(
                 id=ticket_id, hall_id=hall, service=svc.code, origin_service=svc.code, day=now.date().isoformat(),
                 counter=counter, number=number, channel=req.channel, status="waiting", priority=priority,
-                issued_ms=now_ms, queued_ms=now_ms, person_hash=req.person_hash, masked_name=req.masked_name,
+                issued_ms=now_ms, queued_ms=now_ms, qseq=seq, person_hash=req.person_hash, masked_name=req.masked_name,
                 appointment_id=req.appointment_id,
             )
         )
@@ -84,14 +90,8 @@ def issue_ticket(tx: Tx, h: HallRuntime, req: IssueRequest) -> Issued:
             .where(appointment_t.c.id == req.appointment_id)
             .values(status="checked_in", ticket_id=ticket_id)
         )
-    key = now_ms - h.policy.boost_s.get(priority, 0) * 1000
-    ahead = repo.count_ahead(conn, hall, svc.code, ticket_id, key, h.policy)
+    ahead = repo.count_ahead(conn, hall, svc.code, Waiting(ticket_id, svc.code, priority, now_ms, 0, seq), h.policy)
     est = estimate_for(conn, h, svc.code, ahead)
-    waiting = _waiting_in(conn, hall, svc.code)
-    tx.emit(hall, "ticket.issued", now, {
-        "ticket": number, "ticket_id": ticket_id, "service": svc.code, "channel": req.channel,
-        "priority": priority, "waiting": waiting,
-    })
     body = {
         "id": ticket_id, "number": number, "service": svc.code, "channel": req.channel, "status": "waiting",
         "priority": priority, "ahead": ahead, "est_wait_s": est, "issued_at": h.iso(now_ms),
@@ -193,11 +193,12 @@ def requeue(tx: Tx, h: HallRuntime, ticket_id: str) -> dict[str, Any]:
                        code="grace_expired")
     if t.person_hash and _holds_active(conn, h.id, t.service, t.person_hash):
         raise already_waiting(h.cfg.service(t.service).name)
-    repo.set_ticket(conn, h.id, ticket_id, status="waiting", queued_ms=ms(now), window=None, overtaken=0,
-                    requeues=t.requeues + 1, called_ms=None)
-    tx.emit(h.id, "ticket.requeued", now, {
-        "ticket": t.number, "ticket_id": t.id, "service": t.service, "waiting": _waiting_in(conn, h.id, t.service),
+    seq = tx.emit(h.id, "ticket.requeued", now, {
+        "ticket": t.number, "ticket_id": t.id, "service": t.service,
+        "waiting": _waiting_in(conn, h.id, t.service) + 1,
     })
+    repo.set_ticket(conn, h.id, ticket_id, status="waiting", queued_ms=ms(now), qseq=seq, window=None, overtaken=0,
+                    requeues=t.requeues + 1, called_ms=None)
     return {"id": t.id, "number": t.number, "status": "waiting"}
 
 

@@ -27,10 +27,11 @@ class Waiting:
     priority: str
     queued_ms: int
     overtaken: int = 0
+    qseq: int = 0  # order of joining the queue, for tickets queued in the same millisecond
 
     @property
-    def fifo_key(self) -> tuple[int, str]:
-        return (self.queued_ms, self.id)
+    def fifo_key(self) -> tuple[int, int]:
+        return (self.queued_ms, self.qseq)
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,9 @@ class CallingPolicy:
     max_priority_streak: int = 2
     max_overtakes: int = 8
 
-    def order_key(self, t: Waiting) -> tuple[int, int, str]:
+    def order_key(self, t: Waiting) -> tuple[int, int, int]:
         """Smaller is called first; independent of the current time (see module doc)."""
-        return (t.queued_ms - self.boost_s.get(t.priority, 0) * 1000, t.queued_ms, t.id)
+        return (t.queued_ms - self.boost_s.get(t.priority, 0) * 1000, t.queued_ms, t.qseq)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, or_, select, text, update
+from sqlalchemy import Connection, and_, func, or_, select, text, update
 
 from hall.db.models import ticket_t, window_t
 from hall.queue.policy import PRIORITY_CLASSES, CallingPolicy, Waiting
@@ -60,8 +60,9 @@ def call_candidates(
 ) -> list[Waiting]:
     """The tickets ``choose_next`` needs: the head of each priority class, and the oldest ticket
     at the overtake bound. Small indexed queries instead of loading a long queue."""
-    cols = [ticket_t.c.id, ticket_t.c.service, ticket_t.c.priority, ticket_t.c.queued_ms, ticket_t.c.overtaken]
-    order = (ticket_t.c.queued_ms, ticket_t.c.id)
+    cols = [ticket_t.c.id, ticket_t.c.service, ticket_t.c.priority, ticket_t.c.queued_ms, ticket_t.c.overtaken,
+            ticket_t.c.qseq]
+    order = (ticket_t.c.queued_ms, ticket_t.c.qseq)
     parts = [
         select(*cols).where(*_waiting(hall, services), ticket_t.c.priority == p).order_by(*order).limit(1)
         for p in PRIORITY_CLASSES
@@ -75,7 +76,7 @@ def call_candidates(
     found: dict[str, Waiting] = {}
     for q in parts:
         for r in conn.execute(q):
-            found[r.id] = Waiting(r.id, r.service, r.priority, r.queued_ms, r.overtaken)
+            found[r.id] = Waiting(r.id, r.service, r.priority, r.queued_ms, r.overtaken, r.qseq)
     return list(found.values())
 
 
@@ -83,21 +84,24 @@ def mark_passed_over(conn: Connection, hall: str, services: Collection[str], cho
     """Count one overtake for every servable ticket queued before ``chosen`` (policy.passed_over)."""
     earlier = or_(
         ticket_t.c.queued_ms < chosen.queued_ms,
-        and_(ticket_t.c.queued_ms == chosen.queued_ms, ticket_t.c.id < chosen.id),
+        and_(ticket_t.c.queued_ms == chosen.queued_ms, ticket_t.c.qseq < chosen.qseq),
     )
     return conn.execute(
         update(ticket_t).where(*_waiting(hall, services), earlier).values(overtaken=ticket_t.c.overtaken + 1)
     ).rowcount
 
 
-def count_ahead(conn: Connection, hall: str, service: str, ticket_id: str, key_ms: int, policy: CallingPolicy) -> int:
-    """Waiting tickets of ``service`` whose policy order key is before ``key_ms`` (see policy.ahead_of)."""
-    before = or_(
-        *[
-            and_(ticket_t.c.priority == p, ticket_t.c.queued_ms - policy.boost_s.get(p, 0) * 1000 < key_ms)
-            for p in PRIORITY_CLASSES
-        ]
-    )
+def count_ahead(conn: Connection, hall: str, service: str, ticket: Waiting, policy: CallingPolicy) -> int:
+    """Waiting tickets of ``service`` the policy orders before ``ticket`` (see policy.ahead_of)."""
+    key, queued, qseq = policy.order_key(ticket)
+    terms = []
+    for p in PRIORITY_CLASSES:
+        k = ticket_t.c.queued_ms - policy.boost_s.get(p, 0) * 1000
+        tie = and_(k == key, or_(ticket_t.c.queued_ms < queued,
+                                 and_(ticket_t.c.queued_ms == queued, ticket_t.c.qseq < qseq)))
+        terms.append(and_(ticket_t.c.priority == p, or_(k < key, tie)))
+    before = or_(*terms)
+    ticket_id = ticket.id
     q = select(func.count()).where(*_waiting(hall, [service]), ticket_t.c.id != ticket_id, before)
     return conn.execute(q).scalar_one()
 
@@ -135,7 +139,3 @@ def recent_callouts(conn: Connection, hall: str, limit: int = 10) -> Sequence[An
         .limit(limit)
     )
     return list(conn.execute(q))
-
-
-def priority_rank() -> Any:
-    return case({p: i for i, p in enumerate(PRIORITY_CLASSES)}, value=ticket_t.c.priority)

@@ -1,1 +1,1 @@
-"""hall/web"""
+"""The web edge: the Litestar app, its routes and the WebSocket stream."""

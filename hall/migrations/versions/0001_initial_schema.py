@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 18:14:07.648306
+Create Date: 2026-11-23 18:18:26.050657
 """
 from alembic import op
 import sqlalchemy as sa
@@ -99,6 +99,7 @@ def upgrade() -> None:
     sa.Column('priority', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('issued_ms', sa.BigInteger(), nullable=False),
     sa.Column('queued_ms', sa.BigInteger(), nullable=False),
+    sa.Column('qseq', sa.Integer(), nullable=False),
     sa.Column('called_ms', sa.BigInteger(), nullable=True),
     sa.Column('started_ms', sa.BigInteger(), nullable=True),
     sa.Column('finished_ms', sa.BigInteger(), nullable=True),
@@ -116,7 +117,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.create_index('ix_ticket_issued', ['hall_id', 'issued_ms'], unique=False)
-        batch_op.create_index('ix_ticket_queue', ['hall_id', 'status', 'service', 'queued_ms'], unique=False)
+        batch_op.create_index('ix_ticket_queue', ['hall_id', 'status', 'service', 'queued_ms', 'qseq'], unique=False)
         batch_op.create_index('ux_ticket_number', ['hall_id', 'origin_service', 'day', 'counter'], unique=True)
         batch_op.create_index('ux_ticket_person_active', ['hall_id', 'service', 'person_hash'], unique=True, sqlite_where=sa.text("status IN ('waiting','called','serving') AND person_hash IS NOT NULL"), postgresql_where=sa.text("status IN ('waiting','called','serving') AND person_hash IS NOT NULL"))
 

@@ -1,0 +1,73 @@
+"""Wiring: settings + hall files -> a prepared HallServer and its app. The CLI and tests use this."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from litestar import Litestar
+
+from hall.clock import Clock, clock_from_env
+from hall.db.database import Database
+from hall.hallconfig import HallCfg, default_config_path, load_halls
+from hall.queue.ankang import HttpAnkangVerifier
+from hall.queue.ankang_standin import StandinServer
+from hall.server import HallServer
+from hall.settings import Settings, get_settings
+from hall.web.app import create_app
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Hall:
+    """A whole configured hall server: the app plus what must be stopped with it."""
+
+    settings: Settings
+    server: HallServer
+    app: Litestar
+    standin: StandinServer | None = None
+    _closed: bool = field(default=False, repr=False)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.standin is not None:
+            self.standin.stop()
+        self.server.db.close()
+
+
+def build(
+    config_paths: Sequence[str | Path] | None = None,
+    *,
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+    halls: Sequence[HallCfg] | None = None,
+) -> Hall:
+    settings = settings or get_settings()
+    cfgs = list(halls) if halls is not None else load_halls(list(config_paths or [default_config_path()]))
+    clock = clock or clock_from_env(settings.clock)
+    db = Database(settings.database_url)
+    server = HallServer.build(db, cfgs, clock, settings.secret)
+    server.prepare()
+    standin = None
+    for cfg in cfgs:
+        mode = cfg.ankang.mode
+        if mode == "http":
+            server.verifiers[cfg.id] = HttpAnkangVerifier(
+                cfg.ankang.url or "", os.environ.get(cfg.ankang.api_key_env, ""), timeout=cfg.ankang.timeout_s
+            )
+        elif mode == "standin":
+            if standin is None:
+                standin = StandinServer()
+                standin.start()
+            server.verifiers[cfg.id] = HttpAnkangVerifier(standin.url, standin.api_key,
+                                                          timeout=cfg.ankang.timeout_s)
+        else:
+            server.verifiers[cfg.id] = None
+    app = create_app(server, redis_url=settings.redis_url)
+    return Hall(settings=settings, server=server, app=app, standin=standin)

@@ -1,0 +1,85 @@
+"""The running server's parts, wired once: database, halls, verifier, fan-out, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy import insert, select
+
+from hall.clock import Clock
+from hall.db.database import Database, StoredEvent
+from hall.db.models import hall_t, window_t
+from hall.errors import NotFound
+from hall.metrics import Metrics
+from hall.queue.ankang import AnkangVerifier
+from hall.runtime import HallRuntime
+from hall.stream import channel_name, wire
+
+if TYPE_CHECKING:
+    from litestar.channels import ChannelsPlugin
+
+    from hall.hallconfig import HallCfg
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HallServer:
+    db: Database
+    halls: dict[str, HallRuntime]
+    clock: Clock
+    secret: bytes
+    verifiers: dict[str, AnkangVerifier | None] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
+    channels: ChannelsPlugin | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def build(cls, db: Database, cfgs: list[HallCfg], clock: Clock, secret: bytes) -> HallServer:
+        halls = {c.id: HallRuntime(c, clock, secret) for c in cfgs}
+        return cls(db=db, halls=halls, clock=clock, secret=secret)
+
+    def hall(self, hall_id: str) -> HallRuntime:
+        h = self.halls.get(hall_id)
+        if h is None:
+            raise NotFound(f"没有大厅「{hall_id}」", f"unknown hall {hall_id!r}", code="unknown_hall")
+        return h
+
+    def prepare(self) -> None:
+        """Migrate the schema and make sure every configured hall and window has its row."""
+        self.db.migrate()
+        self.db.write_sync(_ensure_rows, list(self.halls.values()))
+
+    def attach(self, channels: ChannelsPlugin, loop: asyncio.AbstractEventLoop) -> None:
+        """Start fanning committed events out through the channels (called at app start-up)."""
+        self.channels, self.loop = channels, loop
+        self.db.add_publisher(self._publish_from_writer)
+        self.db.start()
+
+    def _publish_from_writer(self, events: list[StoredEvent]) -> None:
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(self._publish, events)
+
+    def _publish(self, events: list[StoredEvent]) -> None:
+        if self.channels is None:
+            return
+        for e in events:
+            self.channels.publish(wire(e), channel_name(e.hall))
+            self.metrics.event(e.type)
+
+
+def _ensure_rows(tx, halls: list[HallRuntime]) -> None:  # noqa: ANN001
+    conn = tx.conn
+    known = {r.id for r in conn.execute(select(hall_t.c.id))}
+    windows = {(r.hall_id, r.window) for r in conn.execute(select(window_t.c.hall_id, window_t.c.window))}
+    for h in halls:
+        if h.id not in known:
+            conn.execute(insert(hall_t).values(id=h.id, name=h.cfg.name, seq=0))
+        for w in h.cfg.windows:
+            if (h.id, w.number) not in windows:
+                conn.execute(insert(window_t).values(hall_id=h.id, window=w.number, state="closed"))

@@ -1,0 +1,111 @@
+"""The one app factory: routes, error mapping, channels (in-process or Redis), start-up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from litestar import Litestar, MediaType, Request, Response, get
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.memory import MemoryChannelsBackend
+from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, ValidationException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+
+from hall.errors import HallError
+from hall.server import HallServer
+from hall.web.routes.auth import AuthController
+from hall.web.routes.tickets import TicketController
+from hall.web.routes.windows import WindowController
+from hall.web.stream import hall_stream
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost", "testclient")
+
+
+def _hall_error(_: Request, exc: HallError) -> Response:
+    return Response(exc.body(), status_code=exc.status, media_type=MediaType.JSON)
+
+
+def _validation(_: Request, exc: ValidationException) -> Response:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    fields = "; ".join(f"{e.get('key', '')}: {e.get('message', '')}" for e in extra if isinstance(e, dict))
+    return Response(
+        {"error": "validation", "detail": f"请求格式错误 / malformed request: {fields or exc.detail}", "fields": extra},
+        status_code=400,
+    )
+
+
+def _http(_: Request, exc: HTTPException) -> Response:
+    codes = {404: ("not_found", "没有这个地址", "no such path"), 405: ("method", "不支持该方法", "method not allowed"),
+             401: ("unauthorized", "请先登录", "please sign in")}
+    code, zh, en = codes.get(exc.status_code, ("http_error", "请求失败", exc.detail))
+    return Response({"error": code, "detail": f"{zh} / {en}"}, status_code=exc.status_code)
+
+
+def _internal(_: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc)
+    return Response({"error": "internal", "detail": "服务器内部错误，请稍后重试 / internal error, please retry"},
+                    status_code=500)
+
+
+@get("/metrics", media_type=MediaType.TEXT, include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    host = request.client.host if request.client else ""
+    if host not in LOOPBACK:
+        return Response("forbidden\n", status_code=403, media_type=MediaType.TEXT)
+    return Response(request.app.state.hall_server.metrics.render(), media_type=MediaType.TEXT)
+
+
+@get("/healthz", include_in_schema=False)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def _channels_backend(redis_url: str | None) -> Any:
+    if not redis_url:
+        return MemoryChannelsBackend()
+    from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+    from redis.asyncio import Redis
+
+    return RedisChannelsPubSubBackend(redis=Redis.from_url(redis_url))
+
+
+def create_app(server: HallServer, *, redis_url: str | None = None) -> Litestar:
+    """Build the ASGI app around a prepared ``HallServer`` (schema migrated, halls registered)."""
+    channels = ChannelsPlugin(
+        backend=_channels_backend(redis_url),
+        arbitrary_channels_allowed=True,
+        subscriber_max_backlog=5000,
+        subscriber_backlog_strategy="dropleft",  # an overflowing client gets the gap filled from the log
+    )
+
+    async def on_startup(app: Litestar) -> None:
+        server.attach(channels, asyncio.get_running_loop())
+
+    async def on_shutdown(app: Litestar) -> None:
+        for v in server.verifiers.values():
+            if v is not None and hasattr(v, "aclose"):
+                await v.aclose()
+
+    app = Litestar(
+        route_handlers=[TicketController, WindowController, AuthController, hall_stream, metrics, healthz],
+        plugins=[channels],
+        on_startup=[on_startup],
+        on_shutdown=[on_shutdown],
+        exception_handlers={
+            HallError: _hall_error,
+            ValidationException: _validation,
+            NotAuthorizedException: _http,
+            NotFoundException: _http,
+            HTTPException: _http,
+            Exception: _internal,
+        },
+        openapi_config=OpenAPIConfig(title="hall", version="1", path="/schema",
+                                     render_plugins=[SwaggerRenderPlugin()]),
+        debug=False,
+    )
+    app.state.hall_server = server
+    return app

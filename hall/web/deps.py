@@ -1,0 +1,43 @@
+"""Request-scoped helpers: the server, the hall, the signed-in actor, role checks."""
+
+from __future__ import annotations
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+
+from hall.auth import COOKIE, actor_for_token
+from hall.errors import Forbidden, Unauthorized
+from hall.runtime import Actor, ms
+from hall.server import HallServer
+
+STAFF_ROLES = ("duty_officer", "facility", "manager", "admin")
+
+
+def server_of(conn: ASGIConnection) -> HallServer:
+    return conn.app.state.hall_server
+
+
+def token_of(conn: ASGIConnection) -> str | None:
+    auth = conn.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip() or None
+    return conn.cookies.get(COOKIE) or None
+
+
+async def optional_actor(request: Request) -> Actor | None:
+    token = token_of(request)
+    if not token:
+        return None
+    srv = server_of(request)
+    return await srv.db.read(actor_for_token, token, ms(srv.clock.now()))
+
+
+async def require_actor(request: Request, *roles: str, hall: str | None = None) -> Actor:
+    actor = await optional_actor(request)
+    if actor is None:
+        raise Unauthorized("请先登录", "please sign in", code="login_required")
+    if roles and actor.role not in roles:
+        raise Forbidden("您的角色无权进行此操作", "your role may not do this", code="role")
+    if hall is not None and actor.hall_id not in (None, hall):
+        raise Forbidden("您不属于该大厅", "you do not belong to this hall", code="other_hall")
+    return actor

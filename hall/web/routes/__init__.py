@@ -1,0 +1,1 @@
+"""Route modules: each translates HTTP to a use case and back, nothing more."""

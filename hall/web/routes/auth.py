@@ -1,0 +1,42 @@
+"""Staff login: a bearer token for programs and an HttpOnly cookie for browsers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie
+
+from hall.auth import COOKIE, SESSION_HOURS, create_session, verify_password
+from hall.runtime import ms
+from hall.web.deps import require_actor, server_of
+
+
+@dataclass
+class LoginBody:
+    username: str
+    password: str
+
+
+class AuthController(Controller):
+    path = "/api/v1/auth"
+    tags = ["auth"]
+
+    @post("/login", operation_id="Login", status_code=200)
+    async def login(self, request: Request, data: LoginBody) -> Response[dict[str, Any]]:
+        """Sign in: answers ``{token, role}`` and sets the session cookie."""
+        srv = server_of(request)
+        actor = await srv.db.read(verify_password, data.username, data.password)
+        token = await srv.db.write(lambda tx: create_session(tx, actor, ms(srv.clock.now())))
+        cookie = Cookie(key=COOKIE, value=token, httponly=True, samesite="lax", max_age=SESSION_HOURS * 3600,
+                        path="/")
+        body = {"token": token, "role": actor.role, "username": actor.username, "hall": actor.hall_id,
+                "display_name": actor.display_name}
+        return Response(body, cookies=[cookie])
+
+    @get("/me", operation_id="Me")
+    async def me(self, request: Request) -> dict[str, Any]:
+        actor = await require_actor(request)
+        return {"username": actor.username, "role": actor.role, "hall": actor.hall_id,
+                "display_name": actor.display_name}

@@ -1,0 +1,154 @@
+"""Services, tickets and appointments of a hall."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+from sqlalchemy import select
+
+from hall.db.models import ticket_t
+from hall.errors import BadRequest
+from hall.queue import appointments as appt
+from hall.queue import repo
+from hall.queue.front import IssueBody, prepare_issue
+from hall.queue.issuing import estimate_for, issue_ticket, requeue, unknown_ticket
+from hall.queue.policy import Waiting
+from hall.runtime import HallRuntime
+from hall.stream import services_view
+from hall.web.deps import STAFF_ROLES, require_actor, server_of
+
+
+def _absolute(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    if "track_url" in body and body["track_url"].startswith("/"):
+        body = {**body, "track_url": str(request.base_url).rstrip("/") + body["track_url"]}
+    return body
+
+
+def ticket_status(conn: Any, h: HallRuntime, ticket_id: str) -> dict[str, Any]:
+    t = repo.get_ticket(conn, h.id, ticket_id)
+    if t is None:
+        raise unknown_ticket()
+    ahead = est = None
+    if t.status == "waiting":
+        me = Waiting(t.id, t.service, t.priority, t.queued_ms, t.overtaken, t.qseq)
+        ahead = repo.count_ahead(conn, h.id, t.service, me, h.policy)
+        est = estimate_for(conn, h, t.service, ahead)
+    svc = h.cfg.service(t.service)
+    wcfg = h.cfg.window(t.window) if t.window else None
+    return {
+        "id": t.id, "number": t.number, "status": t.status, "service": t.service,
+        "service_name": svc.name if svc else t.service, "ahead": ahead, "est_wait_s": est,
+        "window": t.window, "window_name": wcfg.name if wcfg else None, "issued_at": h.iso(t.issued_ms),
+        "called_at": h.iso(t.called_ms),
+    }
+
+
+def list_tickets(conn: Any, h: HallRuntime, status: str | None, service: str | None, day: str | None,
+                 limit: int, before: str | None) -> list[dict[str, Any]]:
+    q = select(ticket_t).where(ticket_t.c.hall_id == h.id)
+    if status:
+        q = q.where(ticket_t.c.status == status)
+    if service:
+        q = q.where(ticket_t.c.service == service)
+    if day:
+        q = q.where(ticket_t.c.day == day)
+    if before:
+        ref = repo.get_ticket(conn, h.id, before)
+        if ref is None:
+            raise unknown_ticket()
+        q = q.where((ticket_t.c.issued_ms < ref.issued_ms)
+                    | ((ticket_t.c.issued_ms == ref.issued_ms) & (ticket_t.c.id < ref.id)))
+    q = q.order_by(ticket_t.c.issued_ms.desc(), ticket_t.c.id.desc()).limit(limit)
+    return [
+        {"id": t.id, "number": t.number, "service": t.service, "channel": t.channel, "status": t.status,
+         "priority": t.priority, "issued_at": h.iso(t.issued_ms), "called_at": h.iso(t.called_ms),
+         "window": t.window}
+        for t in conn.execute(q)
+    ]
+
+
+@dataclass
+class AppointmentBody:
+    service: str
+    slot_start: datetime
+    slot_end: datetime
+    name: str | None = None
+    id_number: str | None = None
+
+
+class TicketController(Controller):
+    path = "/api/v1/halls/{hall:str}"
+    tags = ["tickets"]
+
+    @get("/services", operation_id="ListServices")
+    async def services(self, request: Request, hall: str) -> list[dict[str, Any]]:
+        """Services with waiting counts, estimated waits and whether they are open now."""
+        srv = server_of(request)
+        h = srv.hall(hall)
+        return await srv.db.read(services_view, h)
+
+    @post("/tickets", operation_id="IssueTicket", status_code=201)
+    async def issue(self, request: Request, hall: str, data: IssueBody) -> Response[dict[str, Any]]:
+        """Take a ticket (kiosk, phone). A retried request with the same Idempotency-Key creates nothing new."""
+        srv = server_of(request)
+        h = srv.hall(hall)
+        key = request.headers.get("idempotency-key") or None
+        if key is not None and len(key) > 128:
+            raise BadRequest("Idempotency-Key 过长", "Idempotency-Key is longer than 128 characters",
+                             code="bad_idempotency_key")
+        req = await prepare_issue(h, data, srv.verifiers.get(hall), key)
+        issued = await srv.db.write(issue_ticket, h, req)
+        if not issued.replayed:
+            srv.metrics.inc("hall_tickets_issued_total", channel=req.channel)
+        return Response(_absolute(request, issued.body), status_code=issued.status)
+
+    @get("/tickets/{ticket_id:str}", operation_id="GetTicket")
+    async def get_ticket(self, request: Request, hall: str, ticket_id: str) -> dict[str, Any]:
+        """A ticket's status, people ahead and estimated wait (the tracking page reads this)."""
+        srv = server_of(request)
+        return await srv.db.read(ticket_status, srv.hall(hall), ticket_id)
+
+    @get("/tickets", operation_id="ListTickets")
+    async def list(
+        self, request: Request, hall: str, status: str | None = None, service: str | None = None,
+        date: str | None = None, limit: int = Parameter(default=50, ge=1, le=500), before: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Staff: tickets newest first, paged with ``limit`` and ``before`` (a ticket id)."""
+        srv = server_of(request)
+        await require_actor(request, "clerk", *STAFF_ROLES, hall=hall)
+        return await srv.db.read(list_tickets, srv.hall(hall), status, service, date, limit, before)
+
+    @post("/tickets/{ticket_id:str}/requeue", operation_id="RequeueTicket", status_code=200)
+    async def requeue(self, request: Request, hall: str, ticket_id: str) -> dict[str, Any]:
+        """Staff: put a missed (no-show) ticket back in the queue within the grace period."""
+        srv = server_of(request)
+        await require_actor(request, "clerk", *STAFF_ROLES, hall=hall)
+        return await srv.db.write(requeue, srv.hall(hall), ticket_id)
+
+    @post("/appointments", operation_id="CreateAppointment", status_code=201)
+    async def create_appointment(self, request: Request, hall: str, data: AppointmentBody) -> dict[str, Any]:
+        """Staff: book an appointment (the online booking system calls this too)."""
+        srv = server_of(request)
+        await require_actor(request, "clerk", "manager", "admin", hall=hall)
+        h = srv.hall(hall)
+        return await srv.db.write(appt.create, h, appt.NewAppointment.of(h, data.__dict__))
+
+    @post("/appointments/import", operation_id="ImportAppointments", status_code=200)
+    async def import_appointments(self, request: Request, hall: str) -> dict[str, Any]:
+        """Staff: import appointments from CSV (service,slot_start,slot_end,name,id_number; header row)."""
+        srv = server_of(request)
+        await require_actor(request, "manager", "admin", hall=hall)
+        h = srv.hall(hall)
+        raw = await request.body()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise BadRequest("CSV 须为 UTF-8 编码", "the CSV must be UTF-8", code="bad_csv") from None
+        rows = appt.parse_csv(h, csv.DictReader(io.StringIO(text)))
+        return await srv.db.write(appt.import_many, h, rows)

@@ -1,0 +1,105 @@
+"""Shared fixtures: a hall server on a fresh database, a clock that moves only when told.
+
+Set ``HALL_TEST_DATABASE_URL`` (e.g. ``postgresql+psycopg://postgres@127.0.0.1/test``) to run the
+database tests on PostgreSQL; every test then uses its own schema-free hall ids on one database
+that is emptied first.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from litestar.testing import TestClient
+
+from hall.auth import add_user
+from hall.bootstrap import Hall, build
+from hall.clock import ManualClock
+from hall.settings import get_settings
+
+TZ = ZoneInfo("Asia/Shanghai")
+# A Monday in opening hours, whatever the real date and hour.
+MONDAY_0930 = datetime(2026, 11, 23, 9, 30, tzinfo=TZ)
+PASSWORD = "correct-horse-9"
+DATA = Path(__file__).parent / "data"
+
+
+def pg_url() -> str | None:
+    return os.environ.get("HALL_TEST_DATABASE_URL") or None
+
+
+def _reset_pg(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(url)
+    with eng.begin() as c:
+        c.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    eng.dispose()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(MONDAY_0930)
+
+
+def make_hall(tmp_path: Path, clock: ManualClock, *, database_url: str | None = None,
+              configs: list[Path] | None = None) -> Hall:
+    env = {"HALL_DATA_DIR": str(tmp_path), "HALL_SECRET": "test-secret"}
+    if database_url:
+        env["HALL_DATABASE_URL"] = database_url
+    return build(configs, settings=get_settings(env), clock=clock)
+
+
+@pytest.fixture
+def hall(tmp_path: Path, clock: ManualClock) -> Iterator[Hall]:
+    """The bundled example hall on SQLite in a temporary directory, with staff accounts."""
+    h = make_hall(tmp_path, clock)
+    add_staff(h)
+    yield h
+    h.close()
+
+
+@pytest.fixture
+def pg_hall(tmp_path: Path, clock: ManualClock) -> Iterator[Hall]:
+    url = pg_url()
+    if not url:
+        pytest.skip("HALL_TEST_DATABASE_URL not set")
+    _reset_pg(url)
+    h = make_hall(tmp_path, clock, database_url=url)
+    add_staff(h)
+    yield h
+    h.close()
+
+
+def add_staff(h: Hall) -> None:
+    """clerk01..clerk20, duty01, fac01, manager01, admin01 (password PASSWORD), all of hn-tja."""
+    db = h.server.db
+    for i in range(1, 21):
+        db.write_sync(add_user, f"clerk{i:02d}", "clerk", PASSWORD, "hn-tja", f"工作人员{i:02d}", f"S{i:03d}")
+    for name, role in (("duty01", "duty_officer"), ("fac01", "facility"), ("manager01", "manager"),
+                       ("admin01", "admin")):
+        db.write_sync(add_user, name, role, PASSWORD, "hn-tja")
+
+
+@pytest.fixture
+def client(hall: Hall) -> Iterator[TestClient]:
+    with TestClient(hall.app) as c:
+        yield c
+
+
+def login(client: TestClient, username: str) -> dict[str, str]:
+    """Sign in and return the Authorization header for that user."""
+    r = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def signed_in(client: TestClient, window: str, username: str, hall_id: str = "hn-tja") -> dict[str, str]:
+    headers = login(client, username)
+    r = client.post(f"/api/v1/halls/{hall_id}/windows/{window}/sign-in", headers=headers)
+    assert r.status_code == 200, r.text
+    return headers
