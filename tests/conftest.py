@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import datetime
+from functools import cache, partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from litestar.testing import TestClient
 
-from hall.auth import add_user
+from hall.auth import add_user, hash_password
 from hall.bootstrap import Hall, build
 from hall.clock import ManualClock
 from hall.settings import get_settings
@@ -75,14 +76,20 @@ def pg_hall(tmp_path: Path, clock: ManualClock) -> Iterator[Hall]:
     h.close()
 
 
+@cache
+def _password_hash() -> str:
+    return hash_password(PASSWORD)  # argon2 is slow on purpose: hash once per test session
+
+
 def add_staff(h: Hall) -> None:
     """clerk01..clerk20, duty01, fac01, manager01, admin01 (password PASSWORD), all of hn-tja."""
-    db = h.server.db
+    db, pw = h.server.db, _password_hash()
     for i in range(1, 21):
-        db.write_sync(add_user, f"clerk{i:02d}", "clerk", PASSWORD, "hn-tja", f"工作人员{i:02d}", f"S{i:03d}")
+        db.write_sync(partial(add_user, password_hash=pw), f"clerk{i:02d}", "clerk", "", "hn-tja",
+                      f"工作人员{i:02d}", f"S{i:03d}")
     for name, role in (("duty01", "duty_officer"), ("fac01", "facility"), ("manager01", "manager"),
                        ("admin01", "admin")):
-        db.write_sync(add_user, name, role, PASSWORD, "hn-tja")
+        db.write_sync(partial(add_user, password_hash=pw), name, role, "", "hn-tja")
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ publisher only after the commit, so nothing is pushed that is not stored first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -23,7 +24,7 @@ from typing import Any
 
 import anyio.to_thread
 import msgspec
-from sqlalchemy import Connection, create_engine, event, insert, update
+from sqlalchemy import Connection, create_engine, event, insert, select, update
 from sqlalchemy.engine import Engine
 
 from hall.db.models import event_t, hall_t
@@ -48,6 +49,15 @@ class Tx:
 
     conn: Connection
     events: list[StoredEvent] = field(default_factory=list)
+
+    def lock_hall(self, hall: str) -> None:
+        """Serialize this hall's queue writes from here to commit.
+
+        Every write ends by appending an event, which updates the hall row anyway; taking that
+        row lock first means transactions of one hall never interleave their ticket updates (on
+        PostgreSQL they could deadlock otherwise). On SQLite, BEGIN IMMEDIATE already did this.
+        """
+        self.conn.execute(select(hall_t.c.id).where(hall_t.c.id == hall).with_for_update())
 
     def emit(self, hall: str, type_: str, at: datetime, data: dict[str, Any]) -> int:
         seq = self.conn.execute(
@@ -187,10 +197,8 @@ class Database:
                     if not j.future.done():
                         j.future.set_exception(exc)
                 if conn is not None:
-                    try:
+                    with contextlib.suppress(Exception):
                         conn.close()
-                    except Exception:
-                        pass
                 conn = None
         if conn is not None:
             conn.close()

@@ -26,6 +26,7 @@ def load_window(tx: Tx, h: HallRuntime, number: str, actor: Actor | None) -> tup
     cfg = h.cfg.window(number)
     if cfg is None:
         raise unknown_window(number)
+    tx.lock_hall(h.id)
     row = repo.get_window(tx.conn, h.id, number, lock=True)
     if row is None:
         raise unknown_window(number)

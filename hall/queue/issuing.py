@@ -58,6 +58,7 @@ def issue_ticket(tx: Tx, h: HallRuntime, req: IssueRequest) -> Issued:
     svc = h.cfg.service(req.service)
     if svc is None:
         raise unknown_service(req.service)
+    tx.lock_hall(hall)
     now = h.now()
     now_ms = ms(now)
     priority = req.priority
@@ -179,6 +180,7 @@ def _open_window_services(conn: Connection, h: HallRuntime) -> list[set[str]]:
 def requeue(tx: Tx, h: HallRuntime, ticket_id: str) -> dict[str, Any]:
     """A visitor who missed the call comes back within the grace period: back in the queue, at its end."""
     conn = tx.conn
+    tx.lock_hall(h.id)
     t = repo.get_ticket(conn, h.id, ticket_id, lock=True)
     if t is None:
         raise unknown_ticket()
@@ -208,6 +210,7 @@ def close_day(tx: Tx, h: HallRuntime, before_day: str | None = None) -> int:
     With ``before_day`` only tickets of earlier days are closed (the housekeeping run at start-up).
     """
     conn = tx.conn
+    tx.lock_hall(h.id)
     cond = [ticket_t.c.hall_id == h.id, ticket_t.c.status.in_(("waiting", "called"))]
     if before_day:
         cond.append(ticket_t.c.day < before_day)

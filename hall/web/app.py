@@ -106,6 +106,7 @@ def create_app(server: HallServer, *, redis_url: str | None = None) -> Litestar:
         openapi_config=OpenAPIConfig(title="hall", version="1", path="/schema",
                                      render_plugins=[SwaggerRenderPlugin()]),
         debug=False,
+        logging_config=None,  # the process configures logging (hall.cli); no per-request noise
     )
     app.state.hall_server = server
     return app

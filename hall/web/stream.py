@@ -71,7 +71,7 @@ async def hall_stream(socket: WebSocket, hall: str) -> None:
                 if seq <= last:
                     continue
                 if seq > last + 1:  # a gap: fetch what the live stream has not brought (yet)
-                    for s, e in await srv.db.read(read_events, hall, last, topics, seq):
+                    for _s, e in await srv.db.read(read_events, hall, last, topics, seq):
                         await socket.send_text(e)
                 if topics is None or topic in topics:
                     await socket.send_text(env)

@@ -9,9 +9,9 @@ from litestar import Controller, Request, Response, get, post
 
 from hall.errors import BadRequest
 from hall.queue import calling
+from hall.web.deps import require_actor, server_of
 from hall.windows import service as windows
 from hall.windows.service import window_view, window_views
-from hall.web.deps import require_actor, server_of
 
 CLERKS = ("clerk", "manager", "admin")
 

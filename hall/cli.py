@@ -1,0 +1,205 @@
+"""The ``hall`` command (CONTRACT.md, "Command line")."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import logging
+import os
+import socket
+import sys
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from hall.errors import ConfigError, HallError
+
+DEMO_PASSWORD = "demo-pass-2026"
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def _serve(app, host: str, port: int) -> None:  # noqa: ANN001
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level="warning", ws_max_size=1 << 16)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from hall.bootstrap import build
+
+    hall = build(args.config or None)
+    if not _port_free(args.host, args.port):
+        print(f"端口 {args.port} 已被占用，请用 --port 选择其他端口 / port {args.port} is in use; choose another "
+              "with --port", file=sys.stderr)
+        return 2
+    print(f"hall serve: http://{args.host}:{args.port}/  (OpenAPI: /schema)  halls: {', '.join(hall.server.halls)}")
+    try:
+        _serve(hall.app, args.host, args.port)
+    finally:
+        hall.close()
+    return 0
+
+
+def _demo_clock() -> str | None:
+    """A demo at night shows an empty, closed hall: start the hall's clock at 09:00 instead."""
+    if os.environ.get("HALL_CLOCK"):
+        return None
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    if now.weekday() < 5 and (now.hour, now.minute) >= (8, 30) and now.hour < 17:
+        return None
+    day = now.date()
+    while day.weekday() >= 5 or (day == now.date() and now.hour >= 17):
+        day += timedelta(days=1)
+    return f"{day.isoformat()}T09:00+08:00"
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from hall.auth import add_user
+    from hall.bootstrap import build
+    from hall.errors import Conflict
+
+    os.environ.setdefault("HALL_DATA_DIR", str(Path.cwd() / "hall-data" / "demo"))
+    start = _demo_clock()
+    if start:
+        os.environ["HALL_CLOCK"] = start
+    hall = build(args.config or None)
+    for cfg in hall.server.halls.values():
+        users = [(w.post.a, "clerk") for w in cfg.cfg.windows if w.post] + [
+            (w.post.b, "clerk") for w in cfg.cfg.windows if w.post and w.post.b]
+        users += [("manager01", "manager"), ("duty01", "duty_officer"), ("admin", "admin")]
+        for name, role in users:
+            with contextlib.suppress(Conflict):
+                hall.server.db.write_sync(add_user, name, role, DEMO_PASSWORD, cfg.id)
+    host = "127.0.0.1"
+    port = args.port if _port_free(host, args.port) else _free_port(host)
+    base = f"http://{host}:{port}"
+    hall_id = next(iter(hall.server.halls))
+    print("=" * 72)
+    print("  政务服务大厅 hall demo")
+    if start:
+        print(f"  大厅时钟从 {start} 开始（现在是非办公时间）/ hall clock starts at {start}")
+    print(f"  服务与等候 services:      {base}/api/v1/halls/{hall_id}/services")
+    print(f"  窗口 windows:             {base}/api/v1/halls/{hall_id}/windows")
+    print(f"  大厅屏幕流 screen stream: ws://{host}:{port}/ws/halls/{hall_id}")
+    print(f"  接口文档 OpenAPI:         {base}/schema")
+    print(f"  工作人员 staff:           clerk01..clerk20, manager01, duty01 / 密码 password {DEMO_PASSWORD}")
+    print("  模拟访客与窗口人员正在运行 / simulated visitors and clerks are running; Ctrl+C to stop")
+    print("=" * 72, flush=True)
+    logging.getLogger("hall.sim").setLevel(logging.INFO)
+    stop = threading.Event()
+    sim_thread = threading.Thread(target=_run_sim, args=(base, hall_id, stop, args.seed), daemon=True)
+    sim_thread.start()
+    try:
+        _serve(hall.app, host, port)
+    finally:
+        stop.set()
+        sim_thread.join(timeout=5)
+        hall.close()
+    return 0
+
+
+def _run_sim(base: str, hall_id: str, stop: threading.Event, seed: int) -> None:
+    import time
+
+    import httpx
+
+    from firmware_sim.visitors import SimConfig, Simulation
+
+    for _ in range(100):  # wait for the server
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    sim = Simulation(SimConfig(base_url=base, hall=hall_id, seed=seed), DEMO_PASSWORD)
+
+    async def main() -> None:
+        task = asyncio.create_task(sim.run())
+        while not stop.is_set() and not task.done():
+            await asyncio.sleep(0.2)
+        sim.stop()
+        await task
+
+    asyncio.run(main())
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from hall.auth import add_user
+    from hall.db.database import Database
+    from hall.settings import get_settings
+
+    password = args.password or os.environ.get("HALL_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            print("请用 --password 或 HALL_PASSWORD 提供密码 / give --password or HALL_PASSWORD", file=sys.stderr)
+            return 2
+        password = getpass.getpass("密码 password: ")
+    db = Database(get_settings().database_url)
+    try:
+        db.migrate()
+        print(db.write_sync(add_user, args.name, args.role, password, args.hall))
+    finally:
+        db.close()
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hall", description="政务服务大厅现场运营系统 / hall operations")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="run the server")
+    s.add_argument("--config", action="append", help="hall TOML file (repeat for several halls)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.set_defaults(fn=cmd_serve)
+    d = sub.add_parser("demo", help="the whole hall on one machine, with simulated visitors and clerks")
+    d.add_argument("--config", action="append")
+    d.add_argument("--port", type=int, default=8000)
+    d.add_argument("--seed", type=int, default=7)
+    d.set_defaults(fn=cmd_demo)
+    u = sub.add_parser("user", help="staff accounts")
+    usub = u.add_subparsers(dest="user_command", required=True)
+    ua = usub.add_parser("add", help="create a staff account")
+    ua.add_argument("name")
+    ua.add_argument("--role", required=True, choices=["clerk", "duty_officer", "facility", "manager", "admin"])
+    ua.add_argument("--password")
+    ua.add_argument("--hall")
+    ua.set_defaults(fn=cmd_user_add)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except ConfigError as e:
+        print(f"配置错误 / configuration error: {e}", file=sys.stderr)
+        return 2
+    except HallError as e:
+        print(e.detail, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
