@@ -69,5 +69,5 @@ def build(
                                                           timeout=cfg.ankang.timeout_s)
         else:
             server.verifiers[cfg.id] = None
-    app = create_app(server, redis_url=settings.redis_url)
+    app = create_app(server, redis_url=settings.redis_url, redis_prefix=settings.redis_prefix)
     return Hall(settings=settings, server=server, app=app, standin=standin)

@@ -13,6 +13,7 @@ class Settings:
     data_dir: Path
     database_url: str
     redis_url: str | None = None
+    redis_prefix: str = "hall"
     mqtt_url: str | None = None
     mqtt_bind: str = "127.0.0.1:1883"
     clock: str | None = None
@@ -48,6 +49,7 @@ def get_settings(env: dict[str, str] | None = None) -> Settings:
         data_dir=data_dir,
         database_url=url,
         redis_url=env.get("HALL_REDIS_URL") or None,
+        redis_prefix=env.get("HALL_REDIS_PREFIX") or "hall",
         mqtt_url=env.get("HALL_MQTT_URL") or None,
         mqtt_bind=env.get("HALL_MQTT_BIND") or "127.0.0.1:1883",
         clock=env.get("HALL_CLOCK") or None,

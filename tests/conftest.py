@@ -47,17 +47,37 @@ def clock() -> ManualClock:
     return ManualClock(MONDAY_0930)
 
 
+def redis_url() -> str | None:
+    return os.environ.get("HALL_TEST_REDIS_URL") or None
+
+
 def make_hall(tmp_path: Path, clock: ManualClock, *, database_url: str | None = None,
-              configs: list[Path] | None = None) -> Hall:
-    env = {"HALL_DATA_DIR": str(tmp_path), "HALL_SECRET": "test-secret"}
+              configs: list[Path] | None = None, redis: str | None = None) -> Hall:
+    env = {"HALL_DATA_DIR": str(tmp_path), "HALL_SECRET": "test-secret",
+           "HALL_REDIS_PREFIX": f"hall-test-{tmp_path.name}"}
     if database_url:
         env["HALL_DATABASE_URL"] = database_url
+    if redis:
+        env["HALL_REDIS_URL"] = redis
     return build(configs, settings=get_settings(env), clock=clock)
 
 
 @pytest.fixture
 def hall(tmp_path: Path, clock: ManualClock) -> Iterator[Hall]:
-    """The bundled example hall on SQLite in a temporary directory, with staff accounts."""
+    """The bundled example hall with staff accounts: on SQLite in a temporary directory, or on
+    PostgreSQL and Redis fan-out when HALL_TEST_DATABASE_URL / HALL_TEST_REDIS_URL are set."""
+    url = pg_url()
+    if url:
+        _reset_pg(url)
+    h = make_hall(tmp_path, clock, database_url=url, redis=redis_url())
+    add_staff(h)
+    yield h
+    h.close()
+
+
+@pytest.fixture
+def sqlite_hall(tmp_path: Path, clock: ManualClock) -> Iterator[Hall]:
+    """The example hall on SQLite, whatever the environment says."""
     h = make_hall(tmp_path, clock)
     add_staff(h)
     yield h

@@ -64,19 +64,20 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _channels_backend(redis_url: str | None) -> Any:
+def _channels_backend(redis_url: str | None, prefix: str) -> Any:
+    """In-process fan-out by default; Redis pub/sub to reach screens on other server processes."""
     if not redis_url:
         return MemoryChannelsBackend()
     from litestar.channels.backends.redis import RedisChannelsPubSubBackend
     from redis.asyncio import Redis
 
-    return RedisChannelsPubSubBackend(redis=Redis.from_url(redis_url))
+    return RedisChannelsPubSubBackend(redis=Redis.from_url(redis_url), key_prefix=prefix)
 
 
-def create_app(server: HallServer, *, redis_url: str | None = None) -> Litestar:
+def create_app(server: HallServer, *, redis_url: str | None = None, redis_prefix: str = "hall") -> Litestar:
     """Build the ASGI app around a prepared ``HallServer`` (schema migrated, halls registered)."""
     channels = ChannelsPlugin(
-        backend=_channels_backend(redis_url),
+        backend=_channels_backend(redis_url, redis_prefix),
         arbitrary_channels_allowed=True,
         subscriber_max_backlog=5000,
         subscriber_backlog_strategy="dropleft",  # an overflowing client gets the gap filled from the log

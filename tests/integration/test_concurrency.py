@@ -70,8 +70,8 @@ def _race(hall) -> None:
     assert sum(1 for ids in called.values() if ids) >= 2, "the windows did not actually compete"
 
 
-def test_eight_windows_race_on_sqlite(hall):
-    _race(hall)
+def test_eight_windows_race_on_sqlite(sqlite_hall):
+    _race(sqlite_hall)
 
 
 def test_eight_windows_race_on_postgresql(pg_hall):
