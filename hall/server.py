@@ -52,6 +52,24 @@ class HallServer:
         """Migrate the schema and make sure every configured hall and window has its row."""
         self.db.migrate()
         self.db.write_sync(_ensure_rows, list(self.halls.values()))
+        self.close_past_days()
+
+    def close_past_days(self) -> int:
+        """Expire tickets left waiting from earlier days (a hall's day ends at midnight, local)."""
+        from hall.queue.issuing import close_day
+
+        return sum(
+            self.db.write_sync(close_day, h, h.now().date().isoformat()) for h in self.halls.values()
+        )
+
+    async def housekeeping(self, every_s: float = 60.0) -> None:
+        """Runs for the server's life: day change per hall."""
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await asyncio.to_thread(self.close_past_days)
+            except Exception:
+                log.exception("housekeeping failed")
 
     def attach(self, channels: ChannelsPlugin, loop: asyncio.AbstractEventLoop) -> None:
         """Start fanning committed events out through the channels (called at app start-up)."""

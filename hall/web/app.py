@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from litestar import Litestar, MediaType, Request, Response, get
@@ -64,6 +65,35 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def _timing(server: HallServer) -> Any:
+    """ASGI middleware: count HTTP requests by route and status, observe their latency."""
+
+    def factory(app: Any) -> Any:
+        async def middleware(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            start = time.perf_counter()
+            status = [500]
+
+            async def send_wrapper(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    status[0] = message["status"]
+                await send(message)
+
+            try:
+                await app(scope, receive, send_wrapper)
+            finally:
+                route = scope.get("path_template") or "unmatched"
+                server.metrics.inc("hall_http_requests_total", method=scope["method"], route=route,
+                                   status=str(status[0]))
+                server.metrics.observe("hall_http_request_seconds", time.perf_counter() - start)
+
+        return middleware
+
+    return factory
+
+
 def _channels_backend(redis_url: str | None, prefix: str) -> Any:
     """In-process fan-out by default; Redis pub/sub to reach screens on other server processes."""
     if not redis_url:
@@ -85,13 +115,16 @@ def create_app(server: HallServer, *, redis_url: str | None = None, redis_prefix
 
     async def on_startup(app: Litestar) -> None:
         server.attach(channels, asyncio.get_running_loop())
+        app.state.housekeeping = asyncio.create_task(server.housekeeping())
 
     async def on_shutdown(app: Litestar) -> None:
+        app.state.housekeeping.cancel()
         for v in server.verifiers.values():
             if v is not None and hasattr(v, "aclose"):
                 await v.aclose()
 
     app = Litestar(
+        middleware=[_timing(server)],
         route_handlers=[TicketController, WindowController, AuthController, hall_stream, metrics, healthz],
         plugins=[channels],
         on_startup=[on_startup],
