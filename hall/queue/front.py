@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from hall.errors import BadRequest, Unavailable
 from hall.privacy import mask_name, person_hash
 from hall.queue.ankang import AnkangUnavailable, AnkangVerifier
-from hall.queue.idcard import age_on, parse_resident_id
+from hall.queue.idcard import InvalidIdNumber, age_on, parse_resident_id
 from hall.queue.issuing import IssueRequest, unknown_service
 from hall.runtime import HallRuntime
 
@@ -56,8 +56,12 @@ async def prepare_issue(
         raise BadRequest("请输入预约码", "appointment_id required for the appointment channel",
                          code="appointment_required")
     priority = "normal"
-    if id_number is not None and age_on(parse_resident_id(id_number).birth_date, now.date()) >= h.cfg.green_channel_age:
-        priority = "green"
+    if id_number is not None:
+        birth = parse_resident_id(id_number).birth_date
+        if birth > now.date():
+            raise InvalidIdNumber("date")
+        if age_on(birth, now.date()) >= h.cfg.green_channel_age:
+            priority = "green"
     return IssueRequest(
         service=svc.code, channel=body.channel, priority=priority,
         person_hash=person_hash(h.secret, id_number) if id_number else None,

@@ -47,24 +47,31 @@ def unknown_service(code: str) -> NotFound:
     return NotFound(f"没有业务「{code}」", f"unknown service {code!r}", code="unknown_service")
 
 
+def replayed(conn: Connection, hall: str, key: str | None) -> Issued | None:
+    """The first answer to a request with this Idempotency-Key, if there was one."""
+    if not key:
+        return None
+    prev = conn.execute(select(idem_t.c.status, idem_t.c.body).where(idem_t.c.hall_id == hall, idem_t.c.key == key)).first()
+    return Issued(prev.status, msgspec.json.decode(prev.body), replayed=True) if prev is not None else None
+
+
 def issue_ticket(tx: Tx, h: HallRuntime, req: IssueRequest) -> Issued:
     conn, hall = tx.conn, h.id
-    if req.idempotency_key:
-        prev = conn.execute(
-            select(idem_t.c.status, idem_t.c.body).where(idem_t.c.hall_id == hall, idem_t.c.key == req.idempotency_key)
-        ).first()
-        if prev is not None:
-            return Issued(prev.status, msgspec.json.decode(prev.body), replayed=True)
+    prev = replayed(conn, hall, req.idempotency_key)
+    if prev is not None:
+        return prev
     svc = h.cfg.service(req.service)
     if svc is None:
         raise unknown_service(req.service)
     tx.lock_hall(hall)
     now = h.now()
     now_ms = ms(now)
-    priority = req.priority
+    priority, person, masked = req.priority, req.person_hash, req.masked_name
     if req.appointment_id:
-        priority = _check_in(conn, h, req, now_ms) or priority
-    if req.person_hash and _holds_active(conn, hall, req.service, req.person_hash):
+        appt = _check_in(conn, h, req, now_ms)
+        priority = _appointment_priority(h, appt, now_ms) if priority == "normal" else priority
+        person, masked = person or appt.person_hash, masked or appt.masked_name
+    if person and _holds_active(conn, hall, req.service, person):
         raise already_waiting(svc.name)
     counter = repo.allocate_number(conn, hall, svc.code, now.date().isoformat())
     ticket_id = secrets.token_hex(10)
@@ -79,7 +86,7 @@ def issue_ticket(tx: Tx, h: HallRuntime, req: IssueRequest) -> Issued:
             insert(ticket_t).values(
                 id=ticket_id, hall_id=hall, service=svc.code, origin_service=svc.code, day=now.date().isoformat(),
                 counter=counter, number=number, channel=req.channel, status="waiting", priority=priority,
-                issued_ms=now_ms, queued_ms=now_ms, qseq=seq, person_hash=req.person_hash, masked_name=req.masked_name,
+                issued_ms=now_ms, queued_ms=now_ms, qseq=seq, person_hash=person, masked_name=masked,
                 appointment_id=req.appointment_id,
             )
         )
@@ -131,8 +138,8 @@ def _waiting_in(conn: Connection, hall: str, service: str) -> int:
     return conn.execute(q).scalar_one()
 
 
-def _check_in(conn: Connection, h: HallRuntime, req: IssueRequest, now_ms: int) -> str | None:
-    """Appointment check-in rules; returns the priority class the ticket gets."""
+def _check_in(conn: Connection, h: HallRuntime, req: IssueRequest, now_ms: int) -> Any:
+    """Appointment check-in rules: the appointment row when it may be checked in now."""
     appt = conn.execute(
         select(appointment_t).where(appointment_t.c.id == req.appointment_id, appointment_t.c.hall_id == h.id)
     ).first()
@@ -150,12 +157,17 @@ def _check_in(conn: Connection, h: HallRuntime, req: IssueRequest, now_ms: int) 
         at = h.iso(opens)[11:16]
         raise Conflict(f"预约时段未到，请于 {at} 后签到", f"too early: check in from {at}",
                        code="appointment_too_early")
-    if now_ms <= appt.slot_end_ms:
-        return "appointment"
-    if rules.late_policy == "normal" and now_ms <= appt.slot_end_ms + rules.late_min * 60_000:
-        return "normal"
+    if now_ms <= appt.slot_end_ms or (
+        rules.late_policy == "normal" and now_ms <= appt.slot_end_ms + rules.late_min * 60_000
+    ):
+        return appt
     raise Conflict("预约已过时，请重新预约或现场取号", "the appointment has passed; book again or take a walk-in ticket",
                    code="appointment_expired")
+
+
+def _appointment_priority(h: HallRuntime, appt: Any, now_ms: int) -> str:
+    """Within the slot (or the early window): appointment priority; late arrivals queue as normal."""
+    return "appointment" if now_ms <= appt.slot_end_ms else "normal"
 
 
 def estimate_for(conn: Connection, h: HallRuntime, service: str, ahead: int) -> int:

@@ -41,6 +41,7 @@ def _validation(_: Request, exc: ValidationException) -> Response:
 
 def _http(_: Request, exc: HTTPException) -> Response:
     codes = {404: ("not_found", "没有这个地址", "no such path"), 405: ("method", "不支持该方法", "method not allowed"),
+             400: ("bad_request", "请求格式错误（须为 JSON）", f"malformed request body: {exc.detail}"),
              401: ("unauthorized", "请先登录", "please sign in")}
     code, zh, en = codes.get(exc.status_code, ("http_error", "请求失败", exc.detail))
     return Response({"error": code, "detail": f"{zh} / {en}"}, status_code=exc.status_code)

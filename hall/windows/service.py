@@ -8,7 +8,7 @@ from sqlalchemy import Connection, select
 
 from hall.db.database import Tx
 from hall.db.models import staff_t, ticket_t
-from hall.errors import Conflict, Forbidden
+from hall.errors import BadRequest, Conflict, Forbidden
 from hall.queue import repo
 from hall.queue.calling import _window_event, load_window
 from hall.runtime import Actor, HallRuntime, ms
@@ -53,7 +53,7 @@ def sign_out(tx: Tx, h: HallRuntime, number: str, actor: Actor) -> dict[str, Any
 def pause(tx: Tx, h: HallRuntime, number: str, actor: Actor, reason: str) -> dict[str, Any]:
     reason = (reason or "").strip()
     if not reason:
-        raise Conflict("暂停需要填写原因", "a pause needs a reason", code="reason_required")
+        raise BadRequest("暂停需要填写原因", "a pause needs a reason", code="reason_required")
     return _simple(tx, h, number, actor, "pause", pause_reason=reason[:200])
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date as date_cls
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -17,7 +17,7 @@ from hall.errors import BadRequest
 from hall.queue import appointments as appt
 from hall.queue import repo
 from hall.queue.front import IssueBody, prepare_issue
-from hall.queue.issuing import estimate_for, issue_ticket, requeue, unknown_ticket
+from hall.queue.issuing import estimate_for, issue_ticket, replayed, requeue, unknown_ticket
 from hall.queue.policy import Waiting
 from hall.runtime import HallRuntime
 from hall.stream import services_view
@@ -63,8 +63,8 @@ def list_tickets(conn: Any, h: HallRuntime, status: str | None, service: str | N
         if ref is None:
             raise unknown_ticket()
         q = q.where((ticket_t.c.issued_ms < ref.issued_ms)
-                    | ((ticket_t.c.issued_ms == ref.issued_ms) & (ticket_t.c.id < ref.id)))
-    q = q.order_by(ticket_t.c.issued_ms.desc(), ticket_t.c.id.desc()).limit(limit)
+                    | ((ticket_t.c.issued_ms == ref.issued_ms) & (ticket_t.c.qseq < ref.qseq)))
+    q = q.order_by(ticket_t.c.issued_ms.desc(), ticket_t.c.qseq.desc()).limit(limit)
     return [
         {"id": t.id, "number": t.number, "service": t.service, "channel": t.channel, "status": t.status,
          "priority": t.priority, "issued_at": h.iso(t.issued_ms), "called_at": h.iso(t.called_ms),
@@ -73,11 +73,25 @@ def list_tickets(conn: Any, h: HallRuntime, status: str | None, service: str | N
     ]
 
 
+STATUSES = ("waiting", "called", "serving", "finished", "no_show", "expired", "cancelled")
+
+
+def _check_filters(status: str | None, day: str | None) -> None:
+    if status and status not in STATUSES:
+        raise BadRequest(f"状态须为 {'、'.join(STATUSES)} 之一", f"status must be one of {', '.join(STATUSES)}",
+                         code="bad_status")
+    if day:
+        try:
+            date_cls.fromisoformat(day)
+        except ValueError:
+            raise BadRequest("日期格式须为 YYYY-MM-DD", "date must be YYYY-MM-DD", code="bad_date") from None
+
+
 @dataclass
 class AppointmentBody:
     service: str
-    slot_start: datetime
-    slot_end: datetime
+    slot_start: str  # ISO 8601; without an offset, the hall's local time
+    slot_end: str
     name: str | None = None
     id_number: str | None = None
 
@@ -102,6 +116,9 @@ class TicketController(Controller):
         if key is not None and len(key) > 128:
             raise BadRequest("Idempotency-Key 过长", "Idempotency-Key is longer than 128 characters",
                              code="bad_idempotency_key")
+        prev = await srv.db.read(replayed, hall, key)  # a retry: the first answer, even if closed now
+        if prev is not None:
+            return Response(_absolute(request, prev.body), status_code=prev.status)
         req = await prepare_issue(h, data, srv.verifiers.get(hall), key)
         issued = await srv.db.write(issue_ticket, h, req)
         if not issued.replayed:
@@ -121,30 +138,33 @@ class TicketController(Controller):
     ) -> list[dict[str, Any]]:
         """Staff: tickets newest first, paged with ``limit`` and ``before`` (a ticket id)."""
         srv = server_of(request)
+        h = srv.hall(hall)
         await require_actor(request, "clerk", *STAFF_ROLES, hall=hall)
-        return await srv.db.read(list_tickets, srv.hall(hall), status, service, date, limit, before)
+        _check_filters(status, date)
+        return await srv.db.read(list_tickets, h, status, service, date, limit, before)
 
     @post("/tickets/{ticket_id:str}/requeue", operation_id="RequeueTicket", status_code=200)
     async def requeue(self, request: Request, hall: str, ticket_id: str) -> dict[str, Any]:
         """Staff: put a missed (no-show) ticket back in the queue within the grace period."""
         srv = server_of(request)
+        h = srv.hall(hall)
         await require_actor(request, "clerk", *STAFF_ROLES, hall=hall)
-        return await srv.db.write(requeue, srv.hall(hall), ticket_id)
+        return await srv.db.write(requeue, h, ticket_id)
 
     @post("/appointments", operation_id="CreateAppointment", status_code=201)
     async def create_appointment(self, request: Request, hall: str, data: AppointmentBody) -> dict[str, Any]:
         """Staff: book an appointment (the online booking system calls this too)."""
         srv = server_of(request)
-        await require_actor(request, "clerk", "manager", "admin", hall=hall)
         h = srv.hall(hall)
+        await require_actor(request, "clerk", "manager", "admin", hall=hall)
         return await srv.db.write(appt.create, h, appt.NewAppointment.of(h, data.__dict__))
 
     @post("/appointments/import", operation_id="ImportAppointments", status_code=200)
     async def import_appointments(self, request: Request, hall: str) -> dict[str, Any]:
         """Staff: import appointments from CSV (service,slot_start,slot_end,name,id_number; header row)."""
         srv = server_of(request)
-        await require_actor(request, "manager", "admin", hall=hall)
         h = srv.hall(hall)
+        await require_actor(request, "manager", "admin", hall=hall)
         raw = await request.body()
         try:
             text = raw.decode("utf-8-sig")
