@@ -1,0 +1,483 @@
+"""The hall's benchmarks (CONTRACT.md, "Command line"):
+
+    python bench/run.py [--quick] --out FILE.json
+
+writes a JSON list of ``{"metric", "value", "unit", "floor", "params"}``; ``floor`` is the same
+figure for the bare library (Litestar on uvicorn, or a bare ``websockets`` server), measured in
+the same run in the same way. Progress goes to stderr, a table to stdout. See bench/README.md.
+
+Every server runs as its own process group on 127.0.0.1 and a free port, the hall on SQLite in a
+temporary data directory with its clock set to a Monday 09:30 (services open at any real hour);
+all of them are stopped and the directory removed at the end, whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from benchlib import RawHttp, now_ns, percentile, use_uvloop  # noqa: E402
+from servers import BENCH_PASSWORD  # noqa: E402
+
+HALL = "hn-tja"
+HALL_CLOCK = "2026-11-23T09:30+08:00"  # a Monday in opening hours
+HOST = "127.0.0.1"
+PY = sys.executable
+T0 = time.monotonic()
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGKILL if the benchmark itself is killed (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.monotonic() - T0:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
+
+# -- processes ---------------------------------------------------------------------------------
+
+class Proc:
+    """A child process in its own process group (so the whole group can be stopped)."""
+
+    live: list[Proc] = []
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str] | None = None,
+                 stdin: bool = False, log_dir: Path | None = None) -> None:
+        self.name, self.args, self.env = name, args, env
+        self.want_stdin = stdin
+        self.log_path = (log_dir / f"{name}.log") if log_dir else None
+        self.p: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> Proc:
+        err = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
+        try:
+            self.p = await asyncio.create_subprocess_exec(
+                PY, *self.args, cwd=str(ROOT), env=self.env, start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+                stdin=asyncio.subprocess.PIPE if self.want_stdin else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=err if err else None, limit=1 << 26,
+            )
+        finally:
+            if err:
+                err.close()
+        Proc.live.append(self)
+        return self
+
+    async def line(self, timeout: float = 60.0) -> str:
+        assert self.p and self.p.stdout
+        raw = await asyncio.wait_for(self.p.stdout.readline(), timeout)
+        if not raw:
+            raise RuntimeError(f"{self.name} ended early (exit {self.p.returncode}){self.tail()}")
+        return raw.decode().rstrip("\n")
+
+    async def port(self) -> int:
+        while True:
+            line = await self.line(120)
+            if line.startswith("PORT "):
+                return int(line.split()[1])
+
+    def tail(self) -> str:
+        if self.log_path and self.log_path.exists():
+            text = self.log_path.read_text(errors="replace")[-3000:]
+            return f"; log tail:\n{text}" if text.strip() else ""
+        return ""
+
+    async def stop(self) -> None:
+        p = self.p
+        if p is None:
+            return
+        if p.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(p.wait(), 10)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)
+                await p.wait()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(p.pid, signal.SIGKILL)  # anything the child left in its group
+        if self in Proc.live:
+            Proc.live.remove(self)
+
+
+def kill_all_sync() -> None:
+    for pr in list(Proc.live):
+        if pr.p is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pr.p.pid, signal.SIGKILL)
+
+
+async def wait_healthy(port: int, proc: Proc, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.p and proc.p.returncode is not None:
+            raise RuntimeError(f"{proc.name} exited with {proc.p.returncode}{proc.tail()}")
+        try:
+            c = await RawHttp(HOST, port).connect()
+            try:
+                status, _ = await c.request("GET", "/healthz")
+            finally:
+                await c.close()
+            if status == 200:
+                return
+        except OSError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"{proc.name} not healthy after {timeout}s{proc.tail()}")
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, tmp: Path) -> None:
+        self.a = args
+        self.tmp = tmp
+        self.halls = 0
+        self.procs = 0
+
+    def hall_env(self) -> dict[str, str]:
+        self.halls += 1
+        data = self.tmp / f"hall-{self.halls}"
+        data.mkdir()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HALL_")}
+        env.update(HALL_DATA_DIR=str(data), HALL_CLOCK=HALL_CLOCK, HALL_SECRET="bench-secret")
+        return env
+
+    async def server(self, kind: str, *extra: str) -> tuple[Proc, int]:
+        env = self.hall_env() if kind == "hall" else None
+        self.procs += 1
+        cmd = [str(HERE / "servers.py"), kind, *extra]
+        if kind == "hall" and self.a.hall_launcher:
+            cmd = [self.a.hall_launcher]
+        proc = await Proc(f"{kind}-{self.procs}", cmd, env=env, log_dir=self.tmp).start()
+        port = await proc.port()
+        if kind != "bare-ws":
+            await wait_healthy(port, proc)
+        log(f"{kind} server up on {HOST}:{port} (pid {proc.p.pid})")
+        return proc, port
+
+    # -- metric 1: ticket issuing rate ---------------------------------------------------------
+    async def issuing(self, kind: str) -> dict[str, Any]:
+        proc, port = await self.server(kind)
+        try:
+            services = ["SB", "YB", "GJJ", "BDC", "QY", "HJ", "SW"]
+            if kind == "hall":
+                c = await RawHttp(HOST, port).connect()
+                status, body = await c.request("GET", f"/api/v1/halls/{HALL}/services")
+                await c.close()
+                assert status == 200, (status, body)
+                services = [s["code"] for s in body if s["open"]]
+                assert services, "no service open: check HALL_CLOCK"
+            bodies = []
+            for s in services:
+                bodies += ["--body", json.dumps({"service": s, "channel": "walk_in"})]
+            log(f"issuing against {kind}: {self.a.conns} connections, {self.a.seconds:g}s, "
+                f"services {','.join(services)}")
+            gen = await Proc(f"loadgen-{kind}", [str(HERE / "loadgen.py"), "--port", str(port), "--conns",
+                                                 str(self.a.conns), "--seconds", str(self.a.seconds),
+                                                 "--path", f"/api/v1/halls/{HALL}/tickets", *bodies],
+                             log_dir=self.tmp).start()
+            line = await gen.line(self.a.seconds + 120)
+            await gen.stop()
+            res = json.loads(line)
+            log(f"  {kind}: {res['rate']:.0f} tickets/s (201s: {res['ok']}, statuses {res['statuses']}, "
+                f"conn errors {res['conn_errors']}, p50 {res['latency_p50_ms']} ms, p99 {res['latency_p99_ms']} ms)")
+            if proc.p and proc.p.returncode is not None:
+                raise RuntimeError(f"{kind} died during the run{proc.tail()}")
+            return res
+        finally:
+            await proc.stop()
+
+    # -- metric 2: call-out latency ------------------------------------------------------------
+    async def screens(self, url: str, k: int) -> tuple[Proc, dict[str, asyncio.Future], asyncio.Future,
+                                                      asyncio.Queue]:
+        extra = ["--no-deflate"] if self.a.no_deflate else []
+        proc = await Proc(f"screens-{k}", [str(HERE / "screens.py"), "--url", url, "--screens", str(k), *extra],
+                          stdin=True, log_dir=self.tmp).start()
+        while (await proc.line(120)) != "READY":
+            pass
+        got: dict[str, asyncio.Future] = {}
+        result: asyncio.Future = asyncio.get_running_loop().create_future()
+        quiet: asyncio.Queue = asyncio.Queue()
+
+        async def pump() -> None:
+            while True:
+                try:
+                    line = await proc.line(3600)
+                except Exception as e:
+                    if not result.done():
+                        result.set_exception(e)
+                    return
+                if line.startswith("GOT "):
+                    fut = got.setdefault(line[4:], asyncio.get_running_loop().create_future())
+                    if not fut.done():
+                        fut.set_result(None)
+                elif line == "QUIET":
+                    quiet.put_nowait(None)
+                elif line.startswith("RESULT "):
+                    result.set_result(json.loads(line[7:]))
+                    return
+
+        asyncio.create_task(pump())
+        return proc, got, result, quiet
+
+    async def quiet(self, proc: Proc, q: asyncio.Queue) -> None:
+        """Wait until the screens have received nothing for ``--quiet`` ms (earlier events drained)."""
+        assert proc.p and proc.p.stdin
+        proc.p.stdin.write(f"QUIET {self.a.quiet}\n".encode())
+        await proc.p.stdin.drain()
+        await asyncio.wait_for(q.get(), 60)
+
+    async def collect(self, proc: Proc, result: asyncio.Future, sent: dict[str, int], k: int) -> dict[str, Any]:
+        assert proc.p and proc.p.stdin
+        proc.p.stdin.write(b"DUMP\n")
+        await proc.p.stdin.drain()
+        receipts = await asyncio.wait_for(result, 60)
+        await proc.stop()
+        lat: list[float] = []
+        first: list[float] = []
+        last: list[float] = []
+        missing = 0
+        for tid, t0 in sent.items():
+            stamps = receipts.get(tid, [])
+            missing += k - len(stamps)
+            mine = [(t - t0) / 1e6 for t in stamps]
+            lat += mine
+            if mine:
+                first.append(min(mine))
+                last.append(max(mine))
+        return {"p50": percentile(lat, 50), "p99": percentile(lat, 99), "max": max(lat) if lat else math.nan,
+                "first_p50": percentile(first, 50), "last_p50": percentile(last, 50),
+                "receipts": len(lat), "missing": missing, "callouts": len(sent)}
+
+    async def wait_got(self, got: dict[str, asyncio.Future], tid: str) -> bool:
+        fut = got.setdefault(tid, asyncio.get_running_loop().create_future())
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), 10)
+            return True
+        except TimeoutError:
+            return False
+
+    async def callouts_hall(self) -> dict[int, dict[str, Any]]:
+        proc, port = await self.server("hall")
+        out: dict[int, dict[str, Any]] = {}
+        try:
+            clerk = await RawHttp(HOST, port).connect()
+            kiosk = await RawHttp(HOST, port).connect()
+            status, body = await clerk.request("POST", "/api/v1/auth/login",
+                                               {"username": "clerk01", "password": BENCH_PASSWORD})
+            assert status == 200, (status, body)
+            auth = {"Authorization": f"Bearer {body['token']}"}
+            win = "1"
+            base = f"/api/v1/halls/{HALL}"
+            status, body = await clerk.request("POST", f"{base}/windows/{win}/sign-in", headers=auth)
+            assert status == 200, (status, body)
+            call_next = clerk.build("POST", f"{base}/windows/{win}/call-next", None, auth)
+            start = clerk.build("POST", f"{base}/windows/{win}/start", None, auth)
+            issue = kiosk.build("POST", f"{base}/tickets", json.dumps({"service": "SB", "channel": "walk_in"}).encode())
+            for k in self.a.screens:
+                sp, got, result, quiet = await self.screens(f"ws://{HOST}:{port}/ws/halls/{HALL}", k)
+                log(f"call-outs on the hall: {k} screens connected; {self.a.callouts} call-outs")
+                sent: dict[str, int] = {}
+                http_ms: list[float] = []
+                timeouts = 0
+                for i in range(self.a.warmup + self.a.callouts):
+                    status, _ = await kiosk.raw(issue)
+                    assert status == 201, status
+                    await self.quiet(sp, quiet)
+                    t0 = now_ns()
+                    clerk.send(call_next)
+                    status, body = await clerk.read_response()
+                    t1 = now_ns()
+                    assert status == 200, (status, body)
+                    tid = json.loads(body)["ticket"]["id"]
+                    ok = await self.wait_got(got, tid)
+                    if i >= self.a.warmup:
+                        sent[tid] = t0
+                        http_ms.append((t1 - t0) / 1e6)
+                        timeouts += not ok
+                    status, body = await clerk.raw(start)
+                    assert status == 200, (status, body)
+                res = await self.collect(sp, result, sent, k)
+                res["http_p50"] = percentile(http_ms, 50)
+                res["http_p99"] = percentile(http_ms, 99)
+                res["timeouts"] = timeouts
+                out[k] = res
+                log(f"  hall, {k} screens: p50 {res['p50']:.2f} ms, p99 {res['p99']:.2f} ms, max {res['max']:.2f} ms "
+                    f"(first screen p50 {res['first_p50']:.2f} ms, last screen p50 {res['last_p50']:.2f} ms, "
+                    f"call-next answer p50 {res['http_p50']:.2f} ms; missing receipts {res['missing']})")
+            await clerk.close()
+            await kiosk.close()
+            if proc.p and proc.p.returncode is not None:
+                raise RuntimeError(f"hall died during the run{proc.tail()}")
+        finally:
+            await proc.stop()
+        return out
+
+    async def callouts_floor(self) -> dict[int, dict[str, Any]]:
+        from websockets.asyncio.client import connect
+
+        extra = ["--no-deflate"] if self.a.no_deflate else []
+        proc, port = await self.server("bare-ws", *extra)
+        out: dict[int, dict[str, Any]] = {}
+        try:
+            trigger = await connect(f"ws://{HOST}:{port}/trigger", compression=None, ping_interval=None)
+            for k in self.a.screens:
+                sp, got, result, quiet = await self.screens(f"ws://{HOST}:{port}/screen", k)
+                log(f"call-outs on bare websockets: {k} screens connected; {self.a.callouts} call-outs")
+                sent: dict[str, int] = {}
+                timeouts = 0
+                for i in range(self.a.warmup + self.a.callouts):
+                    tid = f"k{k}-{i:05d}"
+                    await self.quiet(sp, quiet)
+                    t0 = now_ns()
+                    await trigger.send(tid)
+                    ok = await self.wait_got(got, tid)
+                    if i >= self.a.warmup:
+                        sent[tid] = t0
+                        timeouts += not ok
+                res = await self.collect(sp, result, sent, k)
+                res["timeouts"] = timeouts
+                out[k] = res
+                log(f"  floor, {k} screens: p50 {res['p50']:.2f} ms, p99 {res['p99']:.2f} ms, max {res['max']:.2f} ms "
+                    f"(first screen p50 {res['first_p50']:.2f} ms, last screen p50 {res['last_p50']:.2f} ms)")
+            await trigger.close()
+        finally:
+            await proc.stop()
+        return out
+
+
+def r(x: float, nd: int = 2) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(x, nd)
+
+
+async def amain(a: argparse.Namespace) -> list[dict[str, Any]]:
+    loop = asyncio.get_running_loop()
+    me = asyncio.current_task()
+    assert me is not None
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, me.cancel)  # stop cleanly: the finally below ends every child
+    load_at_start = os.getloadavg()[0]
+    tmp = Path(tempfile.mkdtemp(prefix="hall-bench-"))
+    results: list[dict[str, Any]] = []
+    b = Bench(a, tmp)
+    try:
+        log(f"{'quick' if a.quick else 'full'} run; temp dir {tmp}; {os.cpu_count()} CPUs; "
+            f"load average {load_at_start:.2f} (other work on the machine skews the figures; the floors "
+            "are measured in the same run)")
+        if not a.skip_issuing:
+            floor = await b.issuing("bare-http")
+            hall = await b.issuing("hall")
+            results.append({
+                "metric": "tickets_issued_per_s", "value": r(hall["rate"], 1), "unit": "tickets/s",
+                "floor": r(floor["rate"], 1),
+                "params": {
+                    "connections": a.conns, "seconds": a.seconds, "channel": "walk_in",
+                    "errors": hall["non_201"] + sum(hall["conn_errors"].values()),
+                    "statuses": hall["statuses"], "conn_errors": hall["conn_errors"],
+                    "latency_p50_ms": hall["latency_p50_ms"], "latency_p99_ms": hall["latency_p99_ms"],
+                    "floor_latency_p50_ms": floor["latency_p50_ms"], "floor_errors": floor["non_201"],
+                    "database": "sqlite", "client": "raw asyncio HTTP/1.1 keep-alive, separate process",
+                    "goal": ">= 1000",
+                },
+            })
+        if not a.skip_callouts:
+            hall_lat = await b.callouts_hall()
+            floor_lat = await b.callouts_floor()
+            for stat in ("p50", "p99"):
+                for k in a.screens:
+                    h, f = hall_lat[k], floor_lat[k]
+                    params = {"screens": k, "callouts": h["callouts"], "receipts": h["receipts"],
+                              "missing_receipts": h["missing"], "max_ms": r(h["max"]),
+                              "floor_max_ms": r(f["max"]), "first_screen_p50_ms": r(h["first_p50"]),
+                              "last_screen_p50_ms": r(h["last_p50"]), "call_next_http_p50_ms": r(h["http_p50"]),
+                              "call_next_http_p99_ms": r(h["http_p99"]),
+                              "permessage_deflate": not a.no_deflate, "path": "call-next from serving"}
+                    if stat == "p99" and k == max(a.screens):
+                        params["goal"] = "<= 25 ms and <= 2x floor"
+                    results.append({"metric": f"callout_latency_{stat}_ms", "value": r(h[stat]), "unit": "ms",
+                                    "floor": r(f[stat]), "params": params})
+    finally:
+        for pr in list(Proc.live):
+            await pr.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    machine = {"cpus": os.cpu_count(), "loadavg_1m_at_start": round(load_at_start, 2),
+               "python": sys.version.split()[0], "run": "quick" if a.quick else "full"}
+    for m in results:
+        m["params"].update(machine)
+    return results
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    rows = [("metric", "params", "value", "floor", "ratio")]
+    for m in results:
+        p = m["params"]
+        what = f"screens={p['screens']}" if "screens" in p else f"conns={p.get('connections')}"
+        v, f = m["value"], m["floor"]
+        ratio = f"{v / f:.2f}x" if v is not None and f else "-"
+        rows.append((m["metric"], what, f"{v} {m['unit']}", f"{f} {m['unit']}" if f is not None else "-", ratio))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(5)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="a short run (under 90 s) for CI")
+    ap.add_argument("--out", required=True, help="write the JSON list of results here")
+    ap.add_argument("--conns", type=int, default=64, help="concurrent HTTP connections (default 64)")
+    ap.add_argument("--seconds", type=float, help="issuing run length (quick 3, full 10)")
+    ap.add_argument("--callouts", type=int, help="measured call-outs per screen count (quick 50, full 200)")
+    ap.add_argument("--screens", default="1,50,200", help="screen counts, comma-separated")
+    ap.add_argument("--quiet", type=float, default=20.0,
+                    help="before each call-out, wait until the screens have received nothing for this many ms "
+                         "(default 20): each call-out starts from a quiet hall")
+    ap.add_argument("--no-deflate", action="store_true",
+                    help="screens do not offer permessage-deflate (browsers do; default: offer it)")
+    ap.add_argument("--hall-launcher", metavar="FILE",
+                    help="start the hall with this Python file instead of 'servers.py hall' (to try a variant; "
+                         "it must print 'PORT <n>' and create the clerks as servers.py does)")
+    ap.add_argument("--skip-issuing", action="store_true")
+    ap.add_argument("--skip-callouts", action="store_true")
+    a = ap.parse_args()
+    a.seconds = a.seconds or (3.0 if a.quick else 10.0)
+    a.callouts = a.callouts or (50 if a.quick else 200)
+    a.warmup = 5
+    a.screens = [int(x) for x in a.screens.split(",") if x.strip()]
+    use_uvloop()
+    try:
+        results = asyncio.run(amain(a))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        log("interrupted; every server stopped, temporary files removed")
+        return 130
+    finally:
+        kill_all_sync()
+    Path(a.out).write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
+    print(table(results))
+    log(f"wrote {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

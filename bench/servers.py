@@ -1,0 +1,145 @@
+"""The servers the benchmarks measure, each run as its own process by bench/run.py.
+
+    python bench/servers.py hall       the real hall server (hall.bootstrap.build + uvicorn), with a
+                                       clerk per window (clerk01..clerkNN, password BENCH_PASSWORD)
+    python bench/servers.py bare-http  the floor for ticket issuing: a bare Litestar app (bare_app.py) whose
+                                       POST /api/v1/halls/{hall}/tickets decodes the same body and
+                                       answers a constant 201 JSON, on the same uvicorn settings
+    python bench/servers.py bare-ws    the floor for call-outs: a bare ``websockets`` server that
+                                       broadcasts a call-out-sized message to every screen when a
+                                       trigger connection sends it an id
+
+Each binds 127.0.0.1 on a free port itself (port 0), then prints ``PORT <n>`` on stdout.
+The hall reads its settings from the environment (HALL_DATA_DIR, HALL_CLOCK, HALL_SECRET, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+
+BENCH_PASSWORD = "bench-pass-2026"
+
+
+def _bind(host: str) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _announce(sock: socket.socket) -> None:
+    print(f"PORT {sock.getsockname()[1]}", flush=True)
+
+
+def _uvicorn(app: object, sock: socket.socket) -> None:
+    """uvicorn as ``hall serve`` runs it (hall/cli.py): one process, defaults, log level warning.
+    With uvicorn[standard] the defaults are uvloop, httptools and the websockets (sans-I/O) protocol."""
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level="warning", ws_max_size=1 << 16, loop="auto", http="auto",
+                            ws="auto", lifespan="on", access_log=False)
+    server = uvicorn.Server(config)
+    # uvicorn shuts down gracefully on SIGTERM and then raises the signal again with the handler
+    # that was there before it started: make that an exit, so the caller's ``finally`` runs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    _announce(sock)
+    server.run(sockets=[sock])
+
+
+def run_hall(host: str, windows_with_clerks: bool = True) -> None:
+    from hall.auth import add_user
+    from hall.bootstrap import build
+    from hall.errors import Conflict
+    from hall.settings import get_settings
+
+    hall = build(settings=get_settings())
+    try:
+        if windows_with_clerks:
+            db = hall.server.db
+            for h in hall.server.halls.values():
+                for i, _w in enumerate(h.cfg.windows, start=1):
+                    with contextlib.suppress(Conflict):
+                        db.write_sync(add_user, f"clerk{i:02d}", "clerk", BENCH_PASSWORD, h.id,
+                                      f"工作人员{i:02d}", f"S{i:03d}")
+        sock = _bind(host)
+        _uvicorn(hall.app, sock)
+    finally:
+        hall.close()
+
+
+def run_bare_http(host: str) -> None:
+    from bare_app import app
+
+    _uvicorn(app, _bind(host))
+
+
+def run_bare_ws(host: str, compression: bool) -> None:
+    from benchlib import use_uvloop
+
+    use_uvloop()
+    from websockets.asyncio.server import broadcast, serve
+
+    screens: set = set()
+    # A ticket.called envelope as the hall sends it, with the trigger's id in ticket_id.
+    template = {
+        "seq": 0, "type": "ticket.called", "at": "2026-11-23T09:31:07+08:00", "hall": "hn-tja",
+        "data": {"ticket": "A012", "ticket_id": "", "service": "SB", "window": "1", "window_name": "1号窗口",
+                 "announcement": "请A012号到1号窗口办理", "recall": 0, "waiting": 3},
+    }
+
+    async def handler(ws) -> None:  # noqa: ANN001
+        path = ws.request.path
+        if path.startswith("/trigger"):
+            seq = 0
+            async for msg in ws:
+                seq += 1
+                template["seq"] = seq
+                template["data"]["ticket_id"] = msg if isinstance(msg, str) else msg.decode()
+                broadcast(screens, json.dumps(template, ensure_ascii=False, separators=(",", ":")))
+            return
+        await ws.send(json.dumps({"type": "snapshot", "seq": 0, "hall": "hn-tja", "data": {}}))
+        screens.add(ws)
+        try:
+            await ws.wait_closed()
+        finally:
+            screens.discard(ws)
+
+    async def main() -> None:
+        sock = _bind(host)
+        stop = asyncio.get_running_loop().create_future()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set_result, None)
+        async with serve(handler, sock=sock, compression="deflate" if compression else None,
+                         ping_interval=None, max_size=1 << 16):
+            _announce(sock)
+            await stop
+
+    asyncio.run(main())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("kind", choices=("hall", "bare-http", "bare-ws"))
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--no-deflate", action="store_true", help="bare-ws: refuse permessage-deflate")
+    a = ap.parse_args()
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    if a.kind == "hall":
+        run_hall(a.host)
+    elif a.kind == "bare-http":
+        run_bare_http(a.host)
+    else:
+        run_bare_ws(a.host, compression=not a.no_deflate)
+
+
+if __name__ == "__main__":
+    main()
