@@ -337,8 +337,8 @@ class Bench:
     async def callouts_floor(self) -> dict[int, dict[str, Any]]:
         from websockets.asyncio.client import connect
 
-        extra = ["--no-deflate"] if self.a.no_deflate else []
-        proc, port = await self.server("bare-ws", *extra)
+        # Like for like: the hall refuses permessage-deflate (hall.serving), so the floor does too.
+        proc, port = await self.server("bare-ws", "--no-deflate")
         out: dict[int, dict[str, Any]] = {}
         try:
             trigger = await connect(f"ws://{HOST}:{port}/trigger", compression=None, ping_interval=None)
@@ -412,7 +412,8 @@ async def amain(a: argparse.Namespace) -> list[dict[str, Any]]:
                               "floor_max_ms": r(f["max"]), "first_screen_p50_ms": r(h["first_p50"]),
                               "last_screen_p50_ms": r(h["last_p50"]), "call_next_http_p50_ms": r(h["http_p50"]),
                               "call_next_http_p99_ms": r(h["http_p99"]),
-                              "permessage_deflate": not a.no_deflate, "path": "call-next from serving"}
+                              "screens_offer_deflate": not a.no_deflate, "server_deflate": False,
+                              "path": "call-next from serving"}
                     if stat == "p99" and k == max(a.screens):
                         params["goal"] = "<= 25 ms and <= 2x floor"
                     results.append({"metric": f"callout_latency_{stat}_ms", "value": r(h[stat]), "unit": "ms",

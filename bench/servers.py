@@ -41,18 +41,12 @@ def _announce(sock: socket.socket) -> None:
 
 
 def _uvicorn(app: object, sock: socket.socket) -> None:
-    """uvicorn as ``hall serve`` runs it (hall/cli.py): one process, defaults, log level warning.
-    With uvicorn[standard] the defaults are uvloop, httptools and the websockets (sans-I/O) protocol."""
-    import uvicorn
+    """uvicorn exactly as ``hall serve`` runs it (hall.serving.run: same settings, same GC tuning).
+    With uvicorn[standard] that is uvloop, httptools and the websockets (sans-I/O) protocol."""
+    from hall.serving import run
 
-    config = uvicorn.Config(app, log_level="warning", ws_max_size=1 << 16, loop="auto", http="auto",
-                            ws="auto", lifespan="on", access_log=False)
-    server = uvicorn.Server(config)
-    # uvicorn shuts down gracefully on SIGTERM and then raises the signal again with the handler
-    # that was there before it started: make that an exit, so the caller's ``finally`` runs.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     _announce(sock)
-    server.run(sockets=[sock])
+    run(app, sock=sock)
 
 
 def run_hall(host: str, windows_with_clerks: bool = True) -> None:

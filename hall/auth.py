@@ -82,11 +82,12 @@ def create_session(tx: Tx, actor: Actor, now_ms: int) -> str:
     return token
 
 
-def actor_for_token(conn: Connection, token: str, now_ms: int) -> Actor | None:
+def session_for_token(conn: Connection, token: str, now_ms: int) -> tuple[Actor, int] | None:
+    """The signed-in staff member of a live session, and when the session expires (Unix ms)."""
     q = (
-        select(staff_t)
+        select(staff_t, session_t.c.expires_ms)
         .join(session_t, session_t.c.username == staff_t.c.username)
         .where(session_t.c.token_hash == _token_hash(token), session_t.c.expires_ms > now_ms, staff_t.c.active)
     )
     row = conn.execute(q).first()
-    return Actor(row.username, row.role, row.hall_id, row.display_name) if row else None
+    return (Actor(row.username, row.role, row.hall_id, row.display_name), row.expires_ms) if row else None

@@ -36,9 +36,9 @@ def _free_port(host: str) -> int:
 
 
 def _serve(app, host: str, port: int) -> None:  # noqa: ANN001
-    import uvicorn
+    from hall.serving import run
 
-    uvicorn.run(app, host=host, port=port, log_level="warning", ws_max_size=1 << 16)
+    run(app, host=host, port=port)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
 
@@ -35,6 +35,7 @@ class HallServer:
     verifiers: dict[str, AnkangVerifier | None] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=Metrics)
     channels: ChannelsPlugin | None = None
+    sessions: dict[str, tuple[Any, float, int]] = field(default_factory=dict)  # token -> actor, until, expiry
     loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod

@@ -24,7 +24,7 @@ from typing import Any
 
 import anyio.to_thread
 import msgspec
-from sqlalchemy import Connection, create_engine, event, insert, select, update
+from sqlalchemy import Connection, bindparam, create_engine, event, insert, select, update
 from sqlalchemy.engine import Engine
 
 from hall.db.models import event_t, hall_t
@@ -43,12 +43,21 @@ class StoredEvent:
     envelope: str  # the JSON text every client receives, byte for byte
 
 
+# Hot statements are built once: constructing SQLAlchemy statements costs more than running them.
+_NEXT_SEQ = (
+    update(hall_t).where(hall_t.c.id == bindparam("h")).values(seq=hall_t.c.seq + 1).returning(hall_t.c.seq)
+)
+_INSERT_EVENT = insert(event_t)
+_LOCK_HALL = select(hall_t.c.id).where(hall_t.c.id == bindparam("h")).with_for_update()
+
+
 @dataclass
 class Tx:
     """What a write job sees: the connection, and ``emit`` to append to the event log."""
 
     conn: Connection
     events: list[StoredEvent] = field(default_factory=list)
+    sqlite: bool = False
 
     def lock_hall(self, hall: str) -> None:
         """Serialize this hall's queue writes from here to commit.
@@ -57,20 +66,19 @@ class Tx:
         row lock first means transactions of one hall never interleave their ticket updates (on
         PostgreSQL they could deadlock otherwise). On SQLite, BEGIN IMMEDIATE already did this.
         """
-        self.conn.execute(select(hall_t.c.id).where(hall_t.c.id == hall).with_for_update())
+        if not self.sqlite:
+            self.conn.execute(_LOCK_HALL, {"h": hall})
 
     def emit(self, hall: str, type_: str, at: datetime, data: dict[str, Any]) -> int:
-        seq = self.conn.execute(
-            update(hall_t).where(hall_t.c.id == hall).values(seq=hall_t.c.seq + 1).returning(hall_t.c.seq)
-        ).scalar_one()
+        seq = self.conn.execute(_NEXT_SEQ, {"h": hall}).scalar_one()
         envelope = _encode(
             {"seq": seq, "type": type_, "at": at.isoformat(timespec="seconds"), "hall": hall, "data": data}
         ).decode()
         topic = type_.split(".", 1)[0]
         self.conn.execute(
-            insert(event_t).values(
-                hall_id=hall, seq=seq, type=type_, topic=topic, at_ms=int(at.timestamp() * 1000), envelope=envelope
-            )
+            _INSERT_EVENT,
+            {"hall_id": hall, "seq": seq, "type": type_, "topic": topic, "at_ms": int(at.timestamp() * 1000),
+             "envelope": envelope},
         )
         self.events.append(StoredEvent(hall, seq, type_, topic, envelope))
         return seq
@@ -207,7 +215,7 @@ class Database:
         outcomes: list[tuple[_Job, Any, BaseException | None, list[StoredEvent]]] = []
         if len(batch) == 1:
             job = batch[0]
-            tx = Tx(conn)
+            tx = Tx(conn, sqlite=self.is_sqlite)
             try:
                 with conn.begin():
                     result = job.fn(tx, *job.args)
@@ -219,7 +227,7 @@ class Database:
         else:
             with conn.begin():
                 for job in batch:
-                    tx = Tx(conn)
+                    tx = Tx(conn, sqlite=self.is_sqlite)
                     sp = conn.begin_nested()
                     try:
                         result = job.fn(tx, *job.args)

@@ -9,7 +9,7 @@ from typing import Any
 from hall.db.database import Tx
 from hall.errors import Conflict, Forbidden, NotFound
 from hall.queue import repo
-from hall.queue.issuing import _holds_active, _waiting_in, already_waiting, unknown_service, unknown_ticket
+from hall.queue.issuing import _holds_active, already_waiting, unknown_service, unknown_ticket
 from hall.queue.policy import Waiting, choose_next
 from hall.runtime import Actor, HallRuntime, ms
 from hall.windows.states import next_state
@@ -48,7 +48,7 @@ def _announce(tx: Tx, h: HallRuntime, t: Any, wcfg: Any, recall: int, now: Any) 
     tx.emit(h.id, "ticket.called", now, {
         "ticket": t.number, "ticket_id": t.id, "service": t.service, "window": wcfg.number,
         "window_name": wcfg.name, "announcement": f"请{t.number}号到{wcfg.name}办理", "recall": recall,
-        "waiting": _waiting_in(tx.conn, h.id, t.service),
+        "waiting": repo.waiting_in(tx.conn, h.id, t.service),
     })
 
 
@@ -105,12 +105,12 @@ def call_ticket(tx: Tx, h: HallRuntime, number: str, actor: Actor | None, ticket
 
 
 def _called(tx: Tx, h: HallRuntime, wcfg: Any, row: Any, ticket_id: str, now: Any, *, streak: int) -> dict[str, Any]:
-    if row.state == "serving" and row.ticket_id:
+    t = repo.get_ticket(tx.conn, h.id, ticket_id)
+    _announce(tx, h, t, wcfg, 0, now)  # first: the call-out is what screens wait for
+    if row.state == "serving" and row.ticket_id:  # call-next from serving finishes the current visitor
         _finish_current(tx, h, row, wcfg, now, rating=None)
     repo.set_window(tx.conn, h.id, wcfg.number, state="calling", ticket_id=ticket_id, priority_streak=streak,
                     updated_ms=ms(now))
-    t = repo.get_ticket(tx.conn, h.id, ticket_id)
-    _announce(tx, h, t, wcfg, 0, now)
     _window_event(tx, h, wcfg, "calling", now, ticket=t.number)
     return ticket_brief(h, t)
 
@@ -186,7 +186,7 @@ def transfer(tx: Tx, h: HallRuntime, number: str, actor: Actor | None, service: 
     repo.set_window(tx.conn, h.id, number, state=state, ticket_id=None, updated_ms=ms(now))
     tx.emit(h.id, "ticket.transferred", now, {
         "ticket": t.number, "ticket_id": t.id, "service": target.code, "from_service": t.service,
-        "window": number, "waiting": _waiting_in(tx.conn, h.id, target.code),
+        "window": number, "waiting": repo.waiting_in(tx.conn, h.id, target.code),
     })
     _window_event(tx, h, wcfg, state, now)
     return {"ticket": ticket_brief(h, t, status="waiting", service=target.code, window=None, called_at=None)}

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hall.db.database import Tx
@@ -23,6 +23,7 @@ from hall.queue.policy import Waiting
 from hall.runtime import HallRuntime, ms
 
 OPEN_STATES = ("idle", "calling", "serving")
+_INSERT_IDEM = insert(idem_t)
 
 
 @dataclass(frozen=True)
@@ -76,19 +77,18 @@ def issue_ticket(tx: Tx, h: HallRuntime, req: IssueRequest) -> Issued:
     counter = repo.allocate_number(conn, hall, svc.code, now.date().isoformat())
     ticket_id = secrets.token_hex(10)
     number = f"{svc.prefix}{counter:03d}"
-    waiting = _waiting_in(conn, hall, svc.code) + 1
+    before = repo.waiting_in(conn, hall, svc.code)
+    waiting = before + 1
     seq = tx.emit(hall, "ticket.issued", now, {
         "ticket": number, "ticket_id": ticket_id, "service": svc.code, "channel": req.channel,
         "priority": priority, "waiting": waiting,
     })
     try:
-        conn.execute(
-            insert(ticket_t).values(
-                id=ticket_id, hall_id=hall, service=svc.code, origin_service=svc.code, day=now.date().isoformat(),
-                counter=counter, number=number, channel=req.channel, status="waiting", priority=priority,
-                issued_ms=now_ms, queued_ms=now_ms, qseq=seq, person_hash=person, masked_name=masked,
-                appointment_id=req.appointment_id,
-            )
+        repo.insert_ticket(
+            conn, id=ticket_id, hall_id=hall, service=svc.code, origin_service=svc.code, day=now.date().isoformat(),
+            counter=counter, number=number, channel=req.channel, status="waiting", priority=priority,
+            issued_ms=now_ms, queued_ms=now_ms, qseq=seq, person_hash=person, masked_name=masked,
+            appointment_id=req.appointment_id,
         )
     except IntegrityError:
         raise already_waiting(svc.name) from None
@@ -98,7 +98,11 @@ def issue_ticket(tx: Tx, h: HallRuntime, req: IssueRequest) -> Issued:
             .where(appointment_t.c.id == req.appointment_id)
             .values(status="checked_in", ticket_id=ticket_id)
         )
-    ahead = repo.count_ahead(conn, hall, svc.code, Waiting(ticket_id, svc.code, priority, now_ms, 0, seq), h.policy)
+    if priority == "normal":  # joins now with no boost: every waiting ticket of the service is ahead
+        ahead = before
+    else:
+        ahead = repo.count_ahead(conn, hall, svc.code, Waiting(ticket_id, svc.code, priority, now_ms, 0, seq),
+                                 h.policy)
     est = estimate_for(conn, h, svc.code, ahead)
     body = {
         "id": ticket_id, "number": number, "service": svc.code, "channel": req.channel, "status": "waiting",
@@ -106,12 +110,8 @@ def issue_ticket(tx: Tx, h: HallRuntime, req: IssueRequest) -> Issued:
         "track_url": f"/t/{ticket_id}",
     }
     if req.idempotency_key:
-        conn.execute(
-            insert(idem_t).values(
-                hall_id=hall, key=req.idempotency_key, status=201, body=msgspec.json.encode(body).decode(),
-                created_ms=now_ms,
-            )
-        )
+        conn.execute(_INSERT_IDEM, {"hall_id": hall, "key": req.idempotency_key, "status": 201,
+                                    "body": msgspec.json.encode(body).decode(), "created_ms": now_ms})
     return Issued(201, body)
 
 
@@ -129,13 +129,6 @@ def _holds_active(conn: Connection, hall: str, service: str, person_hash: str) -
         ticket_t.c.status.in_(ACTIVE_STATUSES),
     )
     return conn.execute(q.limit(1)).first() is not None
-
-
-def _waiting_in(conn: Connection, hall: str, service: str) -> int:
-    q = select(func.count()).where(
-        ticket_t.c.hall_id == hall, ticket_t.c.status == "waiting", ticket_t.c.service == service
-    )
-    return conn.execute(q).scalar_one()
 
 
 def _check_in(conn: Connection, h: HallRuntime, req: IssueRequest, now_ms: int) -> Any:
@@ -209,7 +202,7 @@ def requeue(tx: Tx, h: HallRuntime, ticket_id: str) -> dict[str, Any]:
         raise already_waiting(h.cfg.service(t.service).name)
     seq = tx.emit(h.id, "ticket.requeued", now, {
         "ticket": t.number, "ticket_id": t.id, "service": t.service,
-        "waiting": _waiting_in(conn, h.id, t.service) + 1,
+        "waiting": repo.waiting_in(conn, h.id, t.service) + 1,
     })
     repo.set_ticket(conn, h.id, ticket_id, status="waiting", queued_ms=ms(now), qseq=seq, window=None, overtaken=0,
                     requeues=t.requeues + 1, called_ms=None)

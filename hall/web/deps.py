@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 from litestar import Request
 from litestar.connection import ASGIConnection
 
-from hall.auth import COOKIE, actor_for_token
+from hall.auth import COOKIE, session_for_token
 from hall.errors import Forbidden, Unauthorized
 from hall.runtime import Actor, ms
 from hall.server import HallServer
@@ -24,12 +26,28 @@ def token_of(conn: ASGIConnection) -> str | None:
     return conn.cookies.get(COOKIE) or None
 
 
+SESSION_CACHE_S = 30.0  # how long a looked-up session is trusted before the database is asked again
+
+
 async def optional_actor(request: Request) -> Actor | None:
     token = token_of(request)
     if not token:
         return None
     srv = server_of(request)
-    return await srv.db.read(actor_for_token, token, ms(srv.clock.now()))
+    now = ms(srv.clock.now())
+    mono = time.monotonic()
+    hit = srv.sessions.get(token)
+    if hit is not None and hit[1] > mono and hit[2] > now:
+        return hit[0]
+    found = await srv.db.read(session_for_token, token, now)
+    if found is None:
+        srv.sessions.pop(token, None)
+        return None
+    actor, expires_ms = found
+    if len(srv.sessions) > 10_000:
+        srv.sessions.clear()
+    srv.sessions[token] = (actor, mono + SESSION_CACHE_S, expires_ms)
+    return actor
 
 
 async def require_actor(request: Request, *roles: str, hall: str | None = None) -> Actor:

@@ -5,13 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import TYPE_CHECKING
 
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
 from hall.errors import HallError
+from hall.runtime import HallRuntime
+from hall.server import HallServer
 from hall.stream import TOPICS, channel_name, read_events, snapshot, unwire
 from hall.web.deps import server_of
+
+if TYPE_CHECKING:
+    from litestar.channels import Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -48,41 +54,47 @@ async def hall_stream(socket: WebSocket, hall: str) -> None:
     channels = srv.channels
     assert channels is not None
     srv.metrics.gauge("hall_stream_clients", 1)
-    reader = asyncio.create_task(_drain_client(socket))
     try:
         async with channels.start_subscription([channel_name(hall)]) as sub:
-            if since is None:
-                last, text = await srv.db.read(snapshot, h)
-                await socket.send_text(text)
-            else:
-                last = since
-                for seq, env in await srv.db.read(read_events, hall, since, topics):
-                    await socket.send_text(env)
-                    last = seq
-                last = max(last, since)
-            events = sub.iter_events()
-            while True:
-                nxt = asyncio.ensure_future(anext(events))
-                done, _ = await asyncio.wait({nxt, reader}, return_when=asyncio.FIRST_COMPLETED)
-                if reader in done:
-                    nxt.cancel()
-                    break
-                seq, topic, env = unwire(nxt.result())
-                if seq <= last:
-                    continue
-                if seq > last + 1:  # a gap: fetch what the live stream has not brought (yet)
-                    for _s, e in await srv.db.read(read_events, hall, last, topics, seq):
-                        await socket.send_text(e)
-                if topics is None or topic in topics:
-                    await socket.send_text(env)
-                last = seq
-    except (WebSocketDisconnect, ConnectionError, StopAsyncIteration):
-        pass
+            sender = asyncio.create_task(_send(socket, srv, h, sub, since, topics))
+            reader = asyncio.create_task(_drain_client(socket))
+            try:
+                await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sender.cancel()
+                reader.cancel()
+                await asyncio.gather(sender, reader, return_exceptions=True)
     finally:
         srv.metrics.gauge("hall_stream_clients", -1)
-        reader.cancel()
         with contextlib.suppress(Exception):
             await socket.close()
+
+
+async def _send(socket: WebSocket, srv: HallServer, h: HallRuntime, sub: Subscriber, since: int | None,
+                topics: set[str] | None) -> None:
+    """Snapshot or replay, then the live events in seq order; a gap is filled from the log."""
+    hall = h.id
+    try:
+        if since is None:
+            last, text = await srv.db.read(snapshot, h)
+            await socket.send_text(text)
+        else:
+            last = since
+            for seq, env in await srv.db.read(read_events, hall, since, topics):
+                await socket.send_text(env)
+                last = seq
+        async for item in sub.iter_events():
+            seq, topic, env = unwire(item)
+            if seq <= last:
+                continue
+            if seq > last + 1:  # a gap: fetch what the live stream has not brought (yet)
+                for _s, e in await srv.db.read(read_events, hall, last, topics, seq):
+                    await socket.send_text(e)
+            if topics is None or topic in topics:
+                await socket.send_text(env)
+            last = seq
+    except (WebSocketDisconnect, ConnectionError):
+        pass
 
 
 async def _drain_client(socket: WebSocket) -> None:
