@@ -116,7 +116,7 @@ class TicketController(Controller):
         if key is not None and len(key) > 128:
             raise BadRequest("Idempotency-Key 过长", "Idempotency-Key is longer than 128 characters",
                              code="bad_idempotency_key")
-        prev = await srv.db.read(replayed, hall, key)  # a retry: the first answer, even if closed now
+        prev = await srv.db.read(replayed, hall, key) if key else None  # a retry: the first answer, even if closed now
         if prev is not None:
             return Response(_absolute(request, prev.body), status_code=prev.status)
         req = await prepare_issue(h, data, srv.verifiers.get(hall), key)
