@@ -44,11 +44,11 @@ def _serve(app, host: str, port: int) -> None:  # noqa: ANN001
 def cmd_serve(args: argparse.Namespace) -> int:
     from hall.bootstrap import build
 
-    hall = build(args.config or None)
     if not _port_free(args.host, args.port):
         print(f"端口 {args.port} 已被占用，请用 --port 选择其他端口 / port {args.port} is in use; choose another "
               "with --port", file=sys.stderr)
         return 2
+    hall = build(args.config or None)
     print(f"hall serve: http://{args.host}:{args.port}/  (OpenAPI: /schema)  halls: {', '.join(hall.server.halls)}")
     try:
         _serve(hall.app, args.host, args.port)
