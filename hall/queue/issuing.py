@@ -98,8 +98,8 @@ def issue_ticket(tx: Tx, h: HallRuntime, req: IssueRequest) -> Issued:
             .where(appointment_t.c.id == req.appointment_id)
             .values(status="checked_in", ticket_id=ticket_id)
         )
-    if priority == "normal":  # joins now with no boost: every waiting ticket of the service is ahead
-        ahead = before
+    if h.policy.boost_s.get(priority, 0) <= min(h.policy.boost_s.values()):
+        ahead = before  # the least boost, joining now: every waiting ticket of the service is ahead
     else:
         ahead = repo.count_ahead(conn, hall, svc.code, Waiting(ticket_id, svc.code, priority, now_ms, 0, seq),
                                  h.policy)
@@ -224,12 +224,15 @@ def close_day(tx: Tx, h: HallRuntime, before_day: str | None = None) -> int:
         return 0
     now = h.now()
     conn.execute(update(ticket_t).where(*cond).values(status="expired", finished_ms=ms(now)))
-    expired = {r.id for r in rows}
-    for w in repo.window_rows(conn, h.id):
-        if w.ticket_id in expired:
-            repo.set_window(conn, h.id, w.window, state="idle", ticket_id=None, updated_ms=ms(now))
     for r in rows:
         tx.emit(h.id, "ticket.expired", now, {"ticket": r.number, "ticket_id": r.id, "service": r.service})
+    expired = {r.id for r in rows}
+    for w in repo.window_rows(conn, h.id):
+        if w.ticket_id in expired:  # a window left calling an expired ticket is free again
+            repo.set_window(conn, h.id, w.window, state="idle", ticket_id=None, updated_ms=ms(now))
+            wcfg = h.cfg.window(w.window)
+            tx.emit(h.id, "window.state", now, {"window": w.window, "window_name": wcfg.name if wcfg else w.window,
+                                                "state": "idle"})
     return len(rows)
 
 
