@@ -9,9 +9,10 @@ from typing import Any
 from hall.db.database import Tx
 from hall.errors import Conflict, Forbidden, NotFound
 from hall.queue import repo
-from hall.queue.issuing import _holds_active, already_waiting, unknown_service, unknown_ticket
-from hall.queue.policy import Waiting, choose_next
+from hall.queue.issuing import already_waiting, holds_active, unknown_service, unknown_ticket
+from hall.queue.policy import choose_next
 from hall.runtime import Actor, HallRuntime, ms
+from hall.windows.events import window_event
 from hall.windows.states import next_state
 
 MAX_RACE_RETRIES = 16
@@ -50,10 +51,6 @@ def _announce(tx: Tx, h: HallRuntime, t: Any, wcfg: Any, recall: int, now: Any) 
         "window_name": wcfg.name, "announcement": f"请{t.number}号到{wcfg.name}办理", "recall": recall,
         "waiting": repo.waiting_in(tx.conn, h.id, t.service),
     })
-
-
-def _window_event(tx: Tx, h: HallRuntime, wcfg: Any, state: str, now: Any, **extra: Any) -> None:
-    tx.emit(h.id, "window.state", now, {"window": wcfg.number, "window_name": wcfg.name, "state": state, **extra})
 
 
 def _finish_current(tx: Tx, h: HallRuntime, row: Any, wcfg: Any, now: Any, rating: int | None) -> Any:
@@ -111,7 +108,7 @@ def _called(tx: Tx, h: HallRuntime, wcfg: Any, row: Any, ticket_id: str, now: An
         _finish_current(tx, h, row, wcfg, now, rating=None)
     repo.set_window(tx.conn, h.id, wcfg.number, state="calling", ticket_id=ticket_id, priority_streak=streak,
                     updated_ms=ms(now))
-    _window_event(tx, h, wcfg, "calling", now, ticket=t.number)
+    window_event(tx, h, wcfg.number, "calling", now, ticket=t.number)
     return ticket_brief(h, t)
 
 
@@ -141,7 +138,7 @@ def no_show(tx: Tx, h: HallRuntime, number: str, actor: Actor | None) -> dict[st
     repo.set_window(tx.conn, h.id, number, state=state, ticket_id=None, updated_ms=ms(now))
     tx.emit(h.id, "ticket.no_show", now, {"ticket": t.number, "ticket_id": t.id, "service": t.service,
                                           "window": number})
-    _window_event(tx, h, wcfg, state, now)
+    window_event(tx, h, wcfg.number, state, now)
     return {"ticket": ticket_brief(h, t, status="no_show")}
 
 
@@ -154,7 +151,7 @@ def start(tx: Tx, h: HallRuntime, number: str, actor: Actor | None) -> dict[str,
     repo.set_window(tx.conn, h.id, number, state=state, updated_ms=ms(now))
     tx.emit(h.id, "ticket.started", now, {"ticket": t.number, "ticket_id": t.id, "service": t.service,
                                           "window": number})
-    _window_event(tx, h, wcfg, state, now, ticket=t.number)
+    window_event(tx, h, wcfg.number, state, now, ticket=t.number)
     return {"ticket": ticket_brief(h, t, status="serving")}
 
 
@@ -164,7 +161,7 @@ def finish(tx: Tx, h: HallRuntime, number: str, actor: Actor | None, rating: int
     now = h.now()
     t = _finish_current(tx, h, row, wcfg, now, rating)
     repo.set_window(tx.conn, h.id, number, state=state, ticket_id=None, updated_ms=ms(now))
-    _window_event(tx, h, wcfg, state, now)
+    window_event(tx, h, wcfg.number, state, now)
     return {"ticket": ticket_brief(h, t, status="finished")}
 
 
@@ -178,7 +175,7 @@ def transfer(tx: Tx, h: HallRuntime, number: str, actor: Actor | None, service: 
     t = _current(tx, h, row)
     if target.code == t.service:
         raise Conflict("不能转办到同一业务", "cannot transfer to the same service", code="same_service")
-    if t.person_hash and _holds_active(tx.conn, h.id, target.code, t.person_hash):
+    if t.person_hash and holds_active(tx.conn, h.id, target.code, t.person_hash):
         raise already_waiting(target.name)
     now = h.now()
     repo.set_ticket(tx.conn, h.id, t.id, status="waiting", service=target.code, priority="transferred",
@@ -188,16 +185,5 @@ def transfer(tx: Tx, h: HallRuntime, number: str, actor: Actor | None, service: 
         "ticket": t.number, "ticket_id": t.id, "service": target.code, "from_service": t.service,
         "window": number, "waiting": repo.waiting_in(tx.conn, h.id, target.code),
     })
-    _window_event(tx, h, wcfg, state, now)
+    window_event(tx, h, wcfg.number, state, now)
     return {"ticket": ticket_brief(h, t, status="waiting", service=target.code, window=None, called_at=None)}
-
-
-def waiting_for(conn: Any, h: HallRuntime, services: set[str]) -> list[Waiting]:
-    """The whole waiting queue for some services (tests and the clerk's queue view)."""
-    from sqlalchemy import select
-
-    from hall.db.models import ticket_t
-
-    q = select(ticket_t).where(ticket_t.c.hall_id == h.id, ticket_t.c.status == "waiting",
-                               ticket_t.c.service.in_(services))
-    return [Waiting(r.id, r.service, r.priority, r.queued_ms, r.overtaken, r.qseq) for r in conn.execute(q)]

@@ -21,6 +21,7 @@ from hall.queue import repo
 from hall.queue.estimate import effective_windows, estimate_wait_s, mean_service_s
 from hall.queue.policy import Waiting
 from hall.runtime import HallRuntime, ms
+from hall.windows.events import window_event
 
 OPEN_STATES = ("idle", "calling", "serving")
 _INSERT_IDEM = insert(idem_t)
@@ -72,7 +73,7 @@ def issue_ticket(tx: Tx, h: HallRuntime, req: IssueRequest) -> Issued:
         appt = _check_in(conn, h, req, now_ms)
         priority = _appointment_priority(h, appt, now_ms) if priority == "normal" else priority
         person, masked = person or appt.person_hash, masked or appt.masked_name
-    if person and _holds_active(conn, hall, req.service, person):
+    if person and holds_active(conn, hall, req.service, person):
         raise already_waiting(svc.name)
     counter = repo.allocate_number(conn, hall, svc.code, now.date().isoformat())
     ticket_id = secrets.token_hex(10)
@@ -123,7 +124,7 @@ def already_waiting(service_name: str) -> Conflict:
     )
 
 
-def _holds_active(conn: Connection, hall: str, service: str, person_hash: str) -> bool:
+def holds_active(conn: Connection, hall: str, service: str, person_hash: str) -> bool:
     q = select(ticket_t.c.id).where(
         ticket_t.c.hall_id == hall, ticket_t.c.service == service, ticket_t.c.person_hash == person_hash,
         ticket_t.c.status.in_(ACTIVE_STATUSES),
@@ -198,7 +199,7 @@ def requeue(tx: Tx, h: HallRuntime, ticket_id: str) -> dict[str, Any]:
         raise Conflict(f"已超过过号保留时间（{h.cfg.calling.no_show_grace_min} 分钟），请重新取号",
                        "the grace period for missed tickets has passed; please take a new ticket",
                        code="grace_expired")
-    if t.person_hash and _holds_active(conn, h.id, t.service, t.person_hash):
+    if t.person_hash and holds_active(conn, h.id, t.service, t.person_hash):
         raise already_waiting(h.cfg.service(t.service).name)
     seq = tx.emit(h.id, "ticket.requeued", now, {
         "ticket": t.number, "ticket_id": t.id, "service": t.service,
@@ -230,9 +231,7 @@ def close_day(tx: Tx, h: HallRuntime, before_day: str | None = None) -> int:
     for w in repo.window_rows(conn, h.id):
         if w.ticket_id in expired:  # a window left calling an expired ticket is free again
             repo.set_window(conn, h.id, w.window, state="idle", ticket_id=None, updated_ms=ms(now))
-            wcfg = h.cfg.window(w.window)
-            tx.emit(h.id, "window.state", now, {"window": w.window, "window_name": wcfg.name if wcfg else w.window,
-                                                "state": "idle"})
+            window_event(tx, h, w.window, "idle", now)
     return len(rows)
 
 

@@ -10,8 +10,9 @@ from hall.db.database import Tx
 from hall.db.models import staff_t, ticket_t
 from hall.errors import BadRequest, Conflict, Forbidden
 from hall.queue import repo
-from hall.queue.calling import _window_event, load_window
+from hall.queue.calling import load_window
 from hall.runtime import Actor, HallRuntime, ms
+from hall.windows.events import window_event
 from hall.windows.states import next_state
 
 
@@ -31,7 +32,7 @@ def sign_in(tx: Tx, h: HallRuntime, number: str, actor: Actor) -> dict[str, Any]
     repo.set_window(tx.conn, h.id, number, state=state, clerk=actor.username, ticket_id=None, pause_reason=None,
                     priority_streak=0, updated_ms=ms(now))
     h.forget("open_windows")
-    _window_event(tx, h, wcfg, state, now, clerk=actor.display_name or actor.username)
+    window_event(tx, h, wcfg.number, state, now, clerk=actor.display_name or actor.username)
     return window_view(tx.conn, h, number)
 
 
@@ -42,7 +43,7 @@ def _simple(tx: Tx, h: HallRuntime, number: str, actor: Actor, action: str, **va
     repo.set_window(tx.conn, h.id, number, state=state, updated_ms=ms(now), **values)
     h.forget("open_windows")
     extra = {"reason": values["pause_reason"]} if values.get("pause_reason") else {}
-    _window_event(tx, h, wcfg, state, now, **extra)
+    window_event(tx, h, wcfg.number, state, now, **extra)
     return window_view(tx.conn, h, number)
 
 

@@ -12,7 +12,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 from sqlalchemy import select
 
-from hall.db.models import ticket_t
+from hall.db.models import ACTIVE_STATUSES, FINAL_STATUSES, ticket_t
 from hall.errors import BadRequest
 from hall.queue import appointments as appt
 from hall.queue import repo
@@ -73,7 +73,7 @@ def list_tickets(conn: Any, h: HallRuntime, status: str | None, service: str | N
     ]
 
 
-STATUSES = ("waiting", "called", "serving", "finished", "no_show", "expired", "cancelled")
+STATUSES = ACTIVE_STATUSES + FINAL_STATUSES
 
 
 def _check_filters(status: str | None, day: str | None) -> None:
