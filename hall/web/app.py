@@ -17,6 +17,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from hall.errors import HallError
 from hall.server import HallServer
 from hall.web.routes.auth import AuthController
+from hall.web.routes.pages import PageController, static_router
 from hall.web.routes.tickets import TicketController
 from hall.web.routes.windows import WindowController
 from hall.web.stream import hall_stream
@@ -126,7 +127,8 @@ def create_app(server: HallServer, *, redis_url: str | None = None, redis_prefix
 
     app = Litestar(
         middleware=[_timing(server)],
-        route_handlers=[TicketController, WindowController, AuthController, hall_stream, metrics, healthz],
+        route_handlers=[TicketController, WindowController, AuthController, PageController, static_router,
+                        hall_stream, metrics, healthz],
         plugins=[channels],
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from hall.db.models import ACTIVE_STATUSES, FINAL_STATUSES, ticket_t
 from hall.errors import BadRequest
 from hall.queue import appointments as appt
-from hall.queue import repo
+from hall.queue import rating, repo
 from hall.queue.front import IssueBody, prepare_issue
 from hall.queue.issuing import estimate_for, issue_ticket, replayed, requeue, unknown_ticket
 from hall.queue.policy import Waiting
@@ -88,6 +88,11 @@ def _check_filters(status: str | None, day: str | None) -> None:
 
 
 @dataclass
+class RatingBody:
+    rating: int
+
+
+@dataclass
 class AppointmentBody:
     service: str
     slot_start: str  # ISO 8601; without an offset, the hall's local time
@@ -150,6 +155,12 @@ class TicketController(Controller):
         h = srv.hall(hall)
         await require_actor(request, "clerk", *STAFF_ROLES, hall=hall)
         return await srv.db.write(requeue, h, ticket_id)
+
+    @post("/tickets/{ticket_id:str}/rating", operation_id="RateTicket", status_code=200)
+    async def rate(self, request: Request, hall: str, ticket_id: str, data: RatingBody) -> dict[str, Any]:
+        """The rating pad: 好差评 for a finished ticket, once, within 15 minutes (no login)."""
+        srv = server_of(request)
+        return await srv.db.write(rating.rate, srv.hall(hall), ticket_id, data.rating)
 
     @post("/appointments", operation_id="CreateAppointment", status_code=201)
     async def create_appointment(self, request: Request, hall: str, data: AppointmentBody) -> dict[str, Any]:
