@@ -1,0 +1,60 @@
+// The hall's event stream for every live page: snapshot, replay from the last seq, live events,
+// and reconnection with backoff. A page that loses the connection says so ("连接中断") and, once
+// back, receives every event it missed (replay from `since`), so no call-out is lost.
+//
+//   import { connectStream } from "/static/stream.js";
+//   const s = connectStream({ hall, topics: ["ticket", "window"], onSnapshot, onEvent, onStatus });
+//   s.close();
+//
+// onStatus(state): "connecting" | "live" | "down" (down = 连接中断, retrying with backoff).
+
+export function connectStream({ hall, topics = null, onSnapshot = () => {}, onEvent = () => {},
+                                onStatus = () => {}, minDelay = 500, maxDelay = 10000 }) {
+  let lastSeq = null;      // the last seq this page has seen; null until the snapshot arrived
+  let ws = null;
+  let delay = minDelay;
+  let closed = false;
+  let timer = null;
+
+  function url() {
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    const q = new URLSearchParams();
+    if (lastSeq !== null) q.set("since", String(lastSeq));
+    if (topics) q.set("topics", topics.join(","));
+    const qs = q.toString();
+    return `${proto}//${location.host}/ws/halls/${encodeURIComponent(hall)}${qs ? "?" + qs : ""}`;
+  }
+
+  function open() {
+    if (closed) return;
+    onStatus("connecting");
+    ws = new WebSocket(url());
+    ws.onmessage = (m) => {
+      let msg;
+      try { msg = JSON.parse(m.data); } catch { return; }
+      if (msg.error) { onStatus("down"); return; }
+      delay = minDelay;
+      onStatus("live");
+      if (msg.type === "snapshot") { lastSeq = msg.seq; onSnapshot(msg); return; }
+      if (typeof msg.seq === "number") {
+        if (lastSeq !== null && msg.seq <= lastSeq) return;  // already seen
+        lastSeq = msg.seq;
+      }
+      onEvent(msg);
+    };
+    ws.onopen = () => onStatus("live");
+    ws.onclose = () => {
+      if (closed) return;
+      onStatus("down");
+      timer = setTimeout(open, delay);
+      delay = Math.min(maxDelay, delay * 2);
+    };
+    ws.onerror = () => { try { ws.close(); } catch {} };
+  }
+
+  open();
+  return {
+    get lastSeq() { return lastSeq; },
+    close() { closed = true; clearTimeout(timer); if (ws) ws.close(); },
+  };
+}
