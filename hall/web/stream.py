@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromPath
 
 from hall.errors import HallError
 from hall.runtime import HallRuntime
@@ -40,7 +41,7 @@ def _parse(socket: WebSocket) -> tuple[int | None, set[str] | None]:
 
 
 @websocket("/ws/halls/{hall:str}")
-async def hall_stream(socket: WebSocket, hall: str) -> None:
+async def hall_stream(socket: WebSocket, hall: FromPath[str]) -> None:
     srv = server_of(socket)
     await socket.accept()
     try:

@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
+from litestar.params import JSONBody
 
 from hall.auth import COOKIE, SESSION_HOURS, create_session, verify_password
 from hall.runtime import ms
@@ -24,7 +25,7 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/login", operation_id="Login", status_code=200)
-    async def login(self, request: Request, data: LoginBody) -> Response[dict[str, Any]]:
+    async def login(self, request: Request, data: JSONBody[LoginBody]) -> Response[dict[str, Any]]:
         """Sign in: answers ``{token, role}`` and sets the session cookie."""
         srv = server_of(request)
         actor = await srv.db.read(verify_password, data.username, data.password)

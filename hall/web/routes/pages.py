@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 
 from litestar import Controller, Request, Response, get
+from litestar.params import FromPath
 from litestar.static_files import create_static_files_router
 from sqlalchemy import select
 
@@ -42,12 +43,12 @@ class PageController(Controller):
     include_in_schema = False
 
     @get("/screen/hall/{hall:str}")
-    async def hall_screen(self, request: Request, hall: str) -> Response[str]:
+    async def hall_screen(self, request: Request, hall: FromPath[str]) -> Response[str]:
         h = server_of(request).hall(hall)
         return render("hall_screen", hall=h.id, hall_name=h.cfg.name)
 
     @get("/screen/window/{hall:str}/{window:str}")
-    async def window_screen(self, request: Request, hall: str, window: str) -> Response[str]:
+    async def window_screen(self, request: Request, hall: FromPath[str], window: FromPath[str]) -> Response[str]:
         h = server_of(request).hall(hall)
         from hall.queue.calling import unknown_window
 
@@ -56,22 +57,22 @@ class PageController(Controller):
         return render("window_screen", hall=h.id, hall_name=h.cfg.name, window=window)
 
     @get("/kiosk/{hall:str}")
-    async def kiosk(self, request: Request, hall: str) -> Response[str]:
+    async def kiosk(self, request: Request, hall: FromPath[str]) -> Response[str]:
         h = server_of(request).hall(hall)
         return render("kiosk", hall=h.id, hall_name=h.cfg.name)
 
     @get("/clerk/{hall:str}")
-    async def clerk(self, request: Request, hall: str) -> Response[str]:
+    async def clerk(self, request: Request, hall: FromPath[str]) -> Response[str]:
         h = server_of(request).hall(hall)
         return render("clerk", hall=h.id, hall_name=h.cfg.name)
 
     @get("/rate/{hall:str}/{window:str}")
-    async def rating_pad(self, request: Request, hall: str, window: str) -> Response[str]:
+    async def rating_pad(self, request: Request, hall: FromPath[str], window: FromPath[str]) -> Response[str]:
         h = server_of(request).hall(hall)
         return render("rate", hall=h.id, hall_name=h.cfg.name, window=window)
 
     @get("/t/{ticket_id:str}")
-    async def track(self, request: Request, ticket_id: str) -> Response[str]:
+    async def track(self, request: Request, ticket_id: FromPath[str]) -> Response[str]:
         """The tracking page behind the QR on a slip: the ticket id alone names its hall."""
         srv = server_of(request)
 

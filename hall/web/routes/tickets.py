@@ -9,7 +9,7 @@ from datetime import date as date_cls
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from sqlalchemy import select
 
 from hall.db.models import ACTIVE_STATUSES, FINAL_STATUSES, ticket_t
@@ -106,14 +106,14 @@ class TicketController(Controller):
     tags = ["tickets"]
 
     @get("/services", operation_id="ListServices")
-    async def services(self, request: Request, hall: str) -> list[dict[str, Any]]:
+    async def services(self, request: Request, hall: FromPath[str]) -> list[dict[str, Any]]:
         """Services with waiting counts, estimated waits and whether they are open now."""
         srv = server_of(request)
         h = srv.hall(hall)
         return await srv.db.read(services_view, h)
 
     @post("/tickets", operation_id="IssueTicket", status_code=201)
-    async def issue(self, request: Request, hall: str, data: IssueBody) -> Response[dict[str, Any]]:
+    async def issue(self, request: Request, hall: FromPath[str], data: JSONBody[IssueBody]) -> Response[dict[str, Any]]:
         """Take a ticket (kiosk, phone). A retried request with the same Idempotency-Key creates nothing new."""
         srv = server_of(request)
         h = srv.hall(hall)
@@ -131,15 +131,15 @@ class TicketController(Controller):
         return Response(_absolute(request, issued.body), status_code=issued.status)
 
     @get("/tickets/{ticket_id:str}", operation_id="GetTicket")
-    async def get_ticket(self, request: Request, hall: str, ticket_id: str) -> dict[str, Any]:
+    async def get_ticket(self, request: Request, hall: FromPath[str], ticket_id: FromPath[str]) -> dict[str, Any]:
         """A ticket's status, people ahead and estimated wait (the tracking page reads this)."""
         srv = server_of(request)
         return await srv.db.read(ticket_status, srv.hall(hall), ticket_id)
 
     @get("/tickets", operation_id="ListTickets")
     async def list(
-        self, request: Request, hall: str, status: str | None = None, service: str | None = None,
-        date: str | None = None, limit: int = Parameter(default=50, ge=1, le=500), before: str | None = None,
+        self, request: Request, hall: FromPath[str], status: FromQuery[str | None] = None, service: FromQuery[str | None] = None,
+        date: FromQuery[str | None] = None, limit: int = Parameter(default=50, ge=1, le=500), before: FromQuery[str | None] = None,
     ) -> list[dict[str, Any]]:
         """Staff: tickets newest first, paged with ``limit`` and ``before`` (a ticket id)."""
         srv = server_of(request)
@@ -149,7 +149,7 @@ class TicketController(Controller):
         return await srv.db.read(list_tickets, h, status, service, date, limit, before)
 
     @post("/tickets/{ticket_id:str}/requeue", operation_id="RequeueTicket", status_code=200)
-    async def requeue(self, request: Request, hall: str, ticket_id: str) -> dict[str, Any]:
+    async def requeue(self, request: Request, hall: FromPath[str], ticket_id: FromPath[str]) -> dict[str, Any]:
         """Staff: put a missed (no-show) ticket back in the queue within the grace period."""
         srv = server_of(request)
         h = srv.hall(hall)
@@ -157,13 +157,13 @@ class TicketController(Controller):
         return await srv.db.write(requeue, h, ticket_id)
 
     @post("/tickets/{ticket_id:str}/rating", operation_id="RateTicket", status_code=200)
-    async def rate(self, request: Request, hall: str, ticket_id: str, data: RatingBody) -> dict[str, Any]:
+    async def rate(self, request: Request, hall: FromPath[str], ticket_id: FromPath[str], data: JSONBody[RatingBody]) -> dict[str, Any]:
         """The rating pad: 好差评 for a finished ticket, once, within 15 minutes (no login)."""
         srv = server_of(request)
         return await srv.db.write(rating.rate, srv.hall(hall), ticket_id, data.rating)
 
     @post("/appointments", operation_id="CreateAppointment", status_code=201)
-    async def create_appointment(self, request: Request, hall: str, data: AppointmentBody) -> dict[str, Any]:
+    async def create_appointment(self, request: Request, hall: FromPath[str], data: JSONBody[AppointmentBody]) -> dict[str, Any]:
         """Staff: book an appointment (the online booking system calls this too)."""
         srv = server_of(request)
         h = srv.hall(hall)
@@ -171,7 +171,7 @@ class TicketController(Controller):
         return await srv.db.write(appt.create, h, appt.NewAppointment.of(h, data.__dict__))
 
     @post("/appointments/import", operation_id="ImportAppointments", status_code=200)
-    async def import_appointments(self, request: Request, hall: str) -> dict[str, Any]:
+    async def import_appointments(self, request: Request, hall: FromPath[str]) -> dict[str, Any]:
         """Staff: import appointments from CSV (service,slot_start,slot_end,name,id_number; header row)."""
         srv = server_of(request)
         h = srv.hall(hall)
