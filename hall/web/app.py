@@ -18,6 +18,7 @@ from hall.errors import HallError
 from hall.server import HallServer
 from hall.web.routes.auth import AuthController
 from hall.web.routes.pages import PageController, static_router
+from hall.web.routes.slip import SlipController
 from hall.web.routes.tickets import TicketController
 from hall.web.routes.windows import WindowController
 from hall.web.stream import hall_stream
@@ -127,7 +128,7 @@ def create_app(server: HallServer, *, redis_url: str | None = None, redis_prefix
 
     app = Litestar(
         middleware=[_timing(server)],
-        route_handlers=[TicketController, WindowController, AuthController, PageController, static_router,
+        route_handlers=[TicketController, SlipController, WindowController, AuthController, PageController, static_router,
                         hall_stream, metrics, healthz],
         plugins=[channels],
         on_startup=[on_startup],
