@@ -276,3 +276,18 @@ def test_screenshots(live, new_page, clock):
     screenshot(window, "window-screen")
     paused = open_window_screen(new_page, live, "3")
     expect(paused.locator("#state")).to_have_text("暂停服务（临时离岗）")
+
+
+def test_screen_without_chinese_voice_can_use_the_servers_speech(live, new_page):
+    """Headless Chromium has no Chinese voice: with ?audio=server the screen fetches the call-out
+    spoken by the server (espeak-ng) instead of staying silent."""
+    desk = Desk(live.url)
+    desk.sign_in("1", "clerk01")
+    desk.issue()
+    page = open_hall_screen(new_page, live, "?audio=server&repeat=1")
+    expect(page.locator("#status")).to_contain_text("由服务器播报")
+    with page.expect_response(lambda r: "/announce.wav" in r.url, timeout=5 * SECOND) as got:
+        desk.call_next("1")
+    response = got.value
+    assert "A001" in httpx.URL(response.url).params["text"]
+    assert response.status in (200, 503)  # 503 only where espeak-ng is not installed

@@ -40,8 +40,12 @@ let clockOffset = 0;              // hall clock minus this machine's clock (ms)
 let connection = "connecting";
 let voiceState = "checking";
 
+const SERVER_AUDIO = params.get("audio") === "server";
 const announcer = createAnnouncer({
   repeat: REPEAT, speakMs: SPEAK_MS,
+  audioUrl: SERVER_AUDIO
+    ? (text) => `/api/v1/halls/${encodeURIComponent(hall)}/announce.wav?text=${encodeURIComponent(text)}`
+    : null,
   onVoice: (v) => { voiceState = v; renderStatus(); },
 });
 window.hallAnnouncer = announcer.state;
@@ -93,7 +97,8 @@ function renderStatus() {
   if (connection === "down") parts.push("⚠ 连接中断，正在重连…");
   else if (connection === "connecting") parts.push("连接中…");
   else parts.push("实时连接正常");
-  if (voiceState === "none") parts.push("本机无中文语音，仅显示");
+  if (voiceState === "none" && SERVER_AUDIO) parts.push("本机无中文语音，由服务器播报");
+  else if (voiceState === "none") parts.push("本机无中文语音，仅显示（加 ?audio=server 由服务器播报）");
   else if (voiceState === "blocked") parts.push("浏览器未允许自动播报，请点击屏幕启用语音");
   else if (voiceState === "checking") parts.push("正在检测语音…");
   else if (voiceState === "ok") parts.push(`语音播报已开启（每号播报 ${REPEAT} 遍）`);

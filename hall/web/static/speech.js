@@ -23,7 +23,9 @@ function pickVoice(synth) {
   return zh[0] || null;
 }
 
-export function createAnnouncer({ repeat = 2, speakMs = 1500, onVoice = () => {} } = {}) {
+// audioUrl(text): where the server speaks `text` (espeak-ng) for browsers without a Chinese voice;
+// used only when given (the hall screen passes it with ?audio=server).
+export function createAnnouncer({ repeat = 2, speakMs = 1500, onVoice = () => {}, audioUrl = null } = {}) {
   const synth = typeof window !== "undefined" && "speechSynthesis" in window ? window.speechSynthesis : null;
   const state = { queue: [], spoken: [], current: null, voice: "checking" };
   let voice = null;
@@ -79,11 +81,29 @@ export function createAnnouncer({ repeat = 2, speakMs = 1500, onVoice = () => {}
     });
   }
 
+  function playServerAudio(text) {
+    return new Promise((resolve) => {
+      const a = new Audio(audioUrl(text));
+      let settled = false;
+      const finish = (ok) => { if (!settled) { settled = true; clearTimeout(guard); resolve(ok); } };
+      const guard = setTimeout(() => finish(false), 4000 + text.length * 450);
+      a.onended = () => finish(true);
+      a.onerror = () => finish(false);
+      a.play().catch((e) => {
+        if (e && e.name === "NotAllowedError") { blocked = true; setVoice("blocked"); }
+        finish(false);
+      });
+    });
+  }
+
   async function speakItem(text) {
     for (let i = 0; i < Math.max(1, repeat); i++) {
       if (voice && !blocked) {
         const ok = await speakOnce(text);
         if (!ok) await wait(speakMs);          // refused or failed: keep the pace of the queue
+      } else if (audioUrl && !blocked) {
+        const ok = await playServerAudio(text); // no Chinese voice: the server speaks (espeak-ng)
+        if (!ok) await wait(speakMs);
       } else {
         await wait(speakMs);                   // no Chinese voice: simulate the time it takes
       }
