@@ -27,8 +27,10 @@ def live(hall) -> Iterator[LiveServer]:
         yield srv
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
+    """One Chromium for the browser tests, closed when they are done: Playwright's sync API keeps
+    an event loop running in this thread meanwhile, which asyncio tests elsewhere cannot share."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright

@@ -68,7 +68,7 @@ def list_tickets(conn: Any, h: HallRuntime, status: str | None, service: str | N
     return [
         {"id": t.id, "number": t.number, "service": t.service, "channel": t.channel, "status": t.status,
          "priority": t.priority, "issued_at": h.iso(t.issued_ms), "called_at": h.iso(t.called_ms),
-         "window": t.window}
+         "window": t.window, "masked_name": t.masked_name}
         for t in conn.execute(q)
     ]
 

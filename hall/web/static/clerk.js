@@ -135,13 +135,14 @@ async function refreshWindow() {
 }
 
 async function loadDetails(t) {
-  // channel and priority come from the staff ticket list (masked names are not exposed by the API yet)
+  // channel, priority and the masked name (张*三, staff only) come from the staff ticket list
   try {
     const rows = await call(`/halls/${H}/tickets?status=${encodeURIComponent(t.status)}&limit=100`);
     const row = rows.find((r) => r.id === t.id);
     if (row && current && current.id === t.id) {
       current.channel = row.channel;
       current.priority = row.priority;
+      current.masked_name = row.masked_name || null;
       renderDesk();
     }
   } catch (err) {
@@ -167,7 +168,7 @@ function renderDesk() {
     $("cur-service").textContent = serviceName(current.service);
     $("cur-channel").textContent = current.channel ? CHANNELS[current.channel] || current.channel : "…";
     $("cur-priority").textContent = current.priority ? PRIORITIES[current.priority] || current.priority : "…";
-    $("cur-name").textContent = "—（系统暂不提供）";
+    $("cur-name").textContent = current.masked_name || "—（现场取号无姓名）";
   } else {
     num.textContent = "无";
     num.classList.add("none");
