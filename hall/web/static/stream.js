@@ -15,6 +15,8 @@ export function connectStream({ hall, topics = null, onSnapshot = () => {}, onEv
   let delay = minDelay;
   let closed = false;
   let timer = null;
+  let status = null;
+  const setStatus = (s) => { if (s !== status) { status = s; onStatus(s); } };
 
   function url() {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
@@ -27,14 +29,14 @@ export function connectStream({ hall, topics = null, onSnapshot = () => {}, onEv
 
   function open() {
     if (closed) return;
-    onStatus("connecting");
+    setStatus("connecting");
     ws = new WebSocket(url());
     ws.onmessage = (m) => {
       let msg;
       try { msg = JSON.parse(m.data); } catch { return; }
-      if (msg.error) { onStatus("down"); return; }
+      if (msg.error) { setStatus("down"); return; }
       delay = minDelay;
-      onStatus("live");
+      setStatus("live");
       if (msg.type === "snapshot") { lastSeq = msg.seq; onSnapshot(msg); return; }
       if (typeof msg.seq === "number") {
         if (lastSeq !== null && msg.seq <= lastSeq) return;  // already seen
@@ -42,10 +44,10 @@ export function connectStream({ hall, topics = null, onSnapshot = () => {}, onEv
       }
       onEvent(msg);
     };
-    ws.onopen = () => onStatus("live");
+    ws.onopen = () => setStatus("live");
     ws.onclose = () => {
       if (closed) return;
-      onStatus("down");
+      setStatus("down");
       timer = setTimeout(open, delay);
       delay = Math.min(maxDelay, delay * 2);
     };
