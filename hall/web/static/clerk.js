@@ -1,7 +1,7 @@
 // The clerk's terminal: log in, sign in to a window, call and serve visitors with buttons or keys.
 
 import { api, ApiError, errorSentence, fmtWait } from "/static/api.js";
-import { connectStream } from "/static/stream.js";
+import { connectStream, connectionBadge } from "/static/stream.js";
 
 const hall = document.body.dataset.hall;
 const H = encodeURIComponent(hall);
@@ -302,12 +302,7 @@ function startStream() {
   stream = connectStream({
     hall,
     topics: ["ticket", "window"],
-    onStatus(state) {
-      document.body.dataset.conn = state;
-      const c = $("conn");
-      c.textContent = state === "live" ? "实时" : state === "down" ? "连接中断" : "连接中…";
-      c.classList.toggle("down", state === "down");
-    },
+    onStatus: connectionBadge($("conn")),
     onSnapshot(msg) {
       const d = msg.data || {};
       if (typeof d.now_ms === "number") { clockOffset = d.now_ms - Date.now(); tickClock(); }

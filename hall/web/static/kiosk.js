@@ -3,7 +3,7 @@
 // The scanned credential lives only in memory until the request is sent, and is never shown.
 
 import { api, ApiError, errorSentence, fmtWait } from "/static/api.js";
-import { connectStream } from "/static/stream.js";
+import { connectStream, connectionBadge } from "/static/stream.js";
 
 const hall = document.body.dataset.hall;
 const $ = (id) => document.getElementById(id);
@@ -271,12 +271,7 @@ tickClock();
 connectStream({
   hall,
   topics: ["ticket"],
-  onStatus(state) {
-    document.body.dataset.conn = state;
-    const c = $("conn");
-    c.textContent = state === "live" ? "实时" : state === "down" ? "连接中断" : "连接中…";
-    c.classList.toggle("down", state === "down");
-  },
+  onStatus: connectionBadge($("conn")),
   onSnapshot(msg) {
     const d = msg.data || {};
     if (typeof d.now_ms === "number") { clockOffset = d.now_ms - Date.now(); tickClock(); }

@@ -2,7 +2,7 @@
 // It never holds the clerk up: a newer finish simply replaces the ticket being rated.
 
 import { api, errorSentence } from "/static/api.js";
-import { connectStream } from "/static/stream.js";
+import { connectStream, connectionBadge } from "/static/stream.js";
 
 const hall = document.body.dataset.hall;
 const windowNo = document.body.dataset.window;
@@ -75,12 +75,7 @@ api(`/halls/${H}/windows`).then((list) => {
 connectStream({
   hall,
   topics: ["ticket"],
-  onStatus(state) {
-    document.body.dataset.conn = state;
-    const c = $("conn");
-    c.textContent = state === "live" ? "实时" : state === "down" ? "连接中断" : "连接中…";
-    c.classList.toggle("down", state === "down");
-  },
+  onStatus: connectionBadge($("conn")),
   onSnapshot() { document.body.dataset.synced = "1"; },
   onEvent(msg) {
     const d = msg.data || {};

@@ -60,3 +60,13 @@ export function connectStream({ hall, topics = null, onSnapshot = () => {}, onEv
     close() { closed = true; clearTimeout(timer); if (ws) ws.close(); },
   };
 }
+
+// The small connection badge of the desk pages (kiosk, clerk terminal, rating pad): use as
+// `onStatus: connectionBadge(el)`. It also sets <body data-conn="…"> for styles and tests.
+export function connectionBadge(el) {
+  return (state) => {
+    document.body.dataset.conn = state;
+    el.textContent = state === "live" ? "实时" : state === "down" ? "连接中断" : "连接中…";
+    el.classList.toggle("down", state === "down");
+  };
+}
