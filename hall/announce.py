@@ -10,10 +10,6 @@ from functools import lru_cache
 MAX_CHARS = 80
 
 
-def available() -> bool:
-    return shutil.which("espeak-ng") is not None
-
-
 @lru_cache(maxsize=256)
 def synthesize(text: str) -> bytes | None:
     """A WAV of ``text`` spoken in Mandarin, or None when espeak-ng is missing or fails.

@@ -11,7 +11,7 @@ import secrets
 from typing import Any
 
 from pwdlib import PasswordHash
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select
 
 from hall.db.database import Tx
 from hall.db.models import session_t, staff_t
@@ -57,19 +57,13 @@ def add_user(tx: Tx, username: str, role: str, password: str, hall: str | None =
     return {"username": username, "role": role, "hall": hall}
 
 
-def set_password(tx: Tx, username: str, password: str) -> None:
-    tx.conn.execute(update(staff_t).where(staff_t.c.username == username).values(
-        password_hash=_hasher.hash(password)))
-
-
 def verify_password(conn: Connection, username: str, password: str) -> Actor:
     """Check a password (runs argon2 even for unknown users, so timing tells nothing)."""
     row = conn.execute(select(staff_t).where(staff_t.c.username == username)).first()
     if row is None or not row.active:
         _hasher.verify(password, _DUMMY)
         raise bad_login()
-    ok, new_hash = _hasher.verify_and_update(password, row.password_hash)
-    if not ok:
+    if not _hasher.verify(password, row.password_hash):
         raise bad_login()
     return Actor(row.username, row.role, row.hall_id, row.display_name)
 

@@ -27,3 +27,7 @@ def test_chromium_renders_a_page(live, new_page):
     page = new_page()
     page.goto(live.url + "/kiosk/hn-tja")
     assert "天长市政务服务中心" in page.title()
+
+
+def test_rating_pad_for_an_unknown_window_is_404(live):
+    assert httpx.get(live.url + "/rate/hn-tja/99").status_code == 404

@@ -12,12 +12,14 @@ from functools import cache
 from pathlib import Path
 
 from litestar import Controller, Request, Response, get
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath
 from litestar.static_files import create_static_files_router
 from sqlalchemy import select
 
 from hall.db.models import ticket_t
+from hall.queue.calling import unknown_window
 from hall.queue.issuing import unknown_ticket
+from hall.runtime import HallRuntime
 from hall.web.deps import server_of
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
@@ -39,6 +41,13 @@ def render(name: str, **values: str) -> Response[str]:
                     headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 
 
+def _hall_with_window(request: Request, hall: str, window: str) -> HallRuntime:
+    h = server_of(request).hall(hall)
+    if h.cfg.window(window) is None:
+        raise unknown_window(window)
+    return h
+
+
 class PageController(Controller):
     include_in_schema = False
 
@@ -49,11 +58,7 @@ class PageController(Controller):
 
     @get("/screen/window/{hall:str}/{window:str}")
     async def window_screen(self, request: Request, hall: FromPath[str], window: FromPath[str]) -> Response[str]:
-        h = server_of(request).hall(hall)
-        from hall.queue.calling import unknown_window
-
-        if h.cfg.window(window) is None:
-            raise unknown_window(window)
+        h = _hall_with_window(request, hall, window)
         return render("window_screen", hall=h.id, hall_name=h.cfg.name, window=window)
 
     @get("/kiosk/{hall:str}")
@@ -68,25 +73,8 @@ class PageController(Controller):
 
     @get("/rate/{hall:str}/{window:str}")
     async def rating_pad(self, request: Request, hall: FromPath[str], window: FromPath[str]) -> Response[str]:
-        h = server_of(request).hall(hall)
+        h = _hall_with_window(request, hall, window)
         return render("rate", hall=h.id, hall_name=h.cfg.name, window=window)
-
-    @get("/api/v1/halls/{hall:str}/announce.wav")
-    async def announce(self, request: Request, hall: FromPath[str], text: FromQuery[str]) -> Response[bytes]:
-        """A call-out spoken by the server (espeak-ng) for screens without a Chinese voice."""
-        import asyncio
-
-        from hall import announce
-        from hall.errors import BadRequest, Unavailable
-
-        server_of(request).hall(hall)
-        if not text.strip() or len(text) > announce.MAX_CHARS:
-            raise BadRequest("播报文字须为1到80个字", "text must be 1 to 80 characters", code="bad_text")
-        audio = await asyncio.to_thread(announce.synthesize, text.strip())
-        if audio is None:
-            raise Unavailable("服务器语音不可用（未安装 espeak-ng）", "server speech is unavailable (no espeak-ng)",
-                              code="audio_unavailable")
-        return Response(audio, media_type="audio/wav", headers={"Cache-Control": "public, max-age=86400"})
 
     @get("/t/{ticket_id:str}")
     async def track(self, request: Request, ticket_id: FromPath[str]) -> Response[str]:

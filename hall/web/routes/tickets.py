@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from dataclasses import dataclass
@@ -12,8 +13,9 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from sqlalchemy import select
 
+from hall import announce
 from hall.db.models import ACTIVE_STATUSES, FINAL_STATUSES, ticket_t
-from hall.errors import BadRequest
+from hall.errors import BadRequest, Unavailable
 from hall.queue import appointments as appt
 from hall.queue import rating, repo
 from hall.queue.front import IssueBody, prepare_issue
@@ -161,6 +163,19 @@ class TicketController(Controller):
         """The rating pad: 好差评 for a finished ticket, once, within 15 minutes (no login)."""
         srv = server_of(request)
         return await srv.db.write(rating.rate, srv.hall(hall), ticket_id, data.rating)
+
+    @get("/announce.wav", operation_id="AnnounceAudio", media_type="audio/wav")
+    async def announce_audio(self, request: Request, hall: FromPath[str], text: FromQuery[str]) -> Response[bytes]:
+        """A call-out spoken by the server (espeak-ng, Mandarin) for screens without a Chinese voice."""
+        server_of(request).hall(hall)
+        text = text.strip()
+        if not text or len(text) > announce.MAX_CHARS:
+            raise BadRequest("播报文字须为1到80个字", "text must be 1 to 80 characters", code="bad_text")
+        audio = await asyncio.to_thread(announce.synthesize, text)
+        if audio is None:
+            raise Unavailable("服务器语音不可用（未安装 espeak-ng）", "server speech is unavailable (no espeak-ng)",
+                              code="audio_unavailable")
+        return Response(audio, media_type="audio/wav", headers={"Cache-Control": "public, max-age=86400"})
 
     @post("/appointments", operation_id="CreateAppointment", status_code=201)
     async def create_appointment(self, request: Request, hall: FromPath[str], data: JSONBody[AppointmentBody]) -> dict[str, Any]:
