@@ -33,12 +33,15 @@ from hall.errors import ConfigError
 
 __all__ = [
     "AnkangCfg",
+    "AlertCfg",
     "AppointmentCfg",
     "CallingCfg",
     "DeviceCfg",
     "HallCfg",
     "PostCfg",
     "ServiceCfg",
+    "StaffingCfg",
+    "TidalCfg",
     "WindowCfg",
     "default_config_path",
     "load_hall_config",
@@ -116,10 +119,14 @@ class ServiceCfg(BaseModel):
     days: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
     target_wait_min: int = Field(default=20, gt=0)
     service_min: float = Field(default=8.0, gt=0)
+    # 周末办: hours on Saturdays and Sundays when they differ from ``hours`` (e.g. mornings only).
+    weekend_hours: list[str] | None = None
 
-    @field_validator("hours")
+    @field_validator("hours", "weekend_hours")
     @classmethod
-    def _check_hours(cls, hours: list[str]) -> list[str]:
+    def _check_hours(cls, hours: list[str] | None) -> list[str] | None:
+        if hours is None:
+            return None
         if not hours:
             raise ValueError("至少需要一个办理时段 / at least one span of hours is needed")
         spans: list[tuple[int, int, int]] = []
@@ -149,17 +156,32 @@ class ServiceCfg(BaseModel):
                 raise _At((i,), f"星期重复 / weekday {d} listed twice")
         return days
 
+    def hours_on(self, weekday: int) -> list[str]:
+        """The spans of hours on an ISO weekday (1 = Monday); empty when closed that day."""
+        if weekday not in self.days:
+            return []
+        if weekday >= 6 and self.weekend_hours is not None:
+            return self.weekend_hours
+        return self.hours
+
     def open_at(self, local_dt: datetime) -> bool:
         """Whether the service takes visitors at ``local_dt``, a wall-clock time in the hall's zone."""
-        if local_dt.isoweekday() not in self.days:
-            return False
         minute = local_dt.hour * 60 + local_dt.minute
-        return any(start <= minute < end for start, end in map(_span_minutes, self.hours))
+        return any(start <= minute < end for start, end in map(_span_minutes, self.hours_on(local_dt.isoweekday())))
 
     def hours_text(self) -> str:
         """Opening hours for people, e.g. ``周一至周五 08:30-12:00, 13:30-17:30``."""
-        spans = sorted(self.hours, key=_span_minutes)
-        return f"{_days_text(self.days)} {', '.join(s.replace(' ', '') for s in spans)}"
+
+        def spans(hours: list[str]) -> str:
+            return ", ".join(s.replace(" ", "") for s in sorted(hours, key=_span_minutes))
+
+        weekend = [d for d in self.days if d >= 6]
+        if self.weekend_hours is None or not weekend:
+            return f"{_days_text(self.days)} {spans(self.hours)}"
+        week = [d for d in self.days if d < 6]
+        parts = [f"{_days_text(week)} {spans(self.hours)}"] if week else []
+        parts.append(f"{_days_text(weekend)} {spans(self.weekend_hours)}")
+        return "；".join(parts)
 
 
 class PostCfg(BaseModel):
@@ -286,6 +308,68 @@ class AnkangCfg(BaseModel):
         return self
 
 
+class StaffingCfg(BaseModel):
+    """AB posts (AB岗) and the hall's calendar."""
+
+    model_config = _CFG
+
+    vacancy_limit_min: int = Field(default=30, ge=1)  # unattended longer than this is 空岗
+    lunch: list[str] = Field(default_factory=lambda: ["12:00-13:30"])  # lunch rotation (午间不断档)
+    month_end_days: int = Field(default=3, ge=0, le=10)  # the last N days of a month count as month-end
+
+    @field_validator("lunch")
+    @classmethod
+    def _check_lunch(cls, spans: list[str]) -> list[str]:
+        for i, span in enumerate(spans):
+            try:
+                start, end = _span_minutes(span)
+            except ValueError as e:
+                raise _At((i,), str(e)) from None
+            if start >= end:
+                raise _At((i,), f'开始时间须早于结束时间 / start must be before end in "{span}"')
+        return spans
+
+    def lunch_at(self, local_dt: datetime) -> bool:
+        minute = local_dt.hour * 60 + local_dt.minute
+        return any(start <= minute < end for start, end in map(_span_minutes, self.lunch))
+
+
+class TidalCfg(BaseModel):
+    """When tidal (standby) windows open and close. Thresholds apply per service."""
+
+    model_config = _CFG
+
+    open_queue: int = Field(default=10, ge=1)  # open when more than this many wait for a service
+    close_queue: int = Field(default=3, ge=0)  # close when every service it takes has at most this many
+    open_wait_ratio: float = Field(default=1.0, gt=0)  # or when waits reach target × this
+    close_wait_ratio: float = Field(default=0.5, gt=0)  # close only when waits are below target × this
+    min_open_min: int = Field(default=30, ge=0)  # a window stays open at least this long
+    min_closed_min: int = Field(default=10, ge=0)  # and stays closed at least this long
+    step_min: int = Field(default=5, ge=0)  # at most one more window per service in this time
+    month_end_factor: float = Field(default=0.7, gt=0, le=1)  # thresholds × this at month-end
+    lunch_factor: float = Field(default=0.8, gt=0, le=1)  # and at lunch, when regular windows rotate
+    standby: list[str] = Field(default_factory=list)  # clerks on standby besides the tidal posts' A and B
+    check_every_s: int = Field(default=60, ge=5)
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> TidalCfg:
+        if self.close_queue >= self.open_queue:
+            raise _At(("close_queue",), f"关闭阈值须小于开启阈值 / close_queue must be below open_queue "
+                                        f"({self.open_queue}), got {self.close_queue}")
+        if self.close_wait_ratio >= self.open_wait_ratio:
+            raise _At(("close_wait_ratio",), "关闭阈值须小于开启阈值 / close_wait_ratio must be below "
+                                             f"open_wait_ratio ({self.open_wait_ratio})")
+        return self
+
+
+class AlertCfg(BaseModel):
+    """等待预警: raised when a service's waits pass its target, cleared below target × clear_ratio."""
+
+    model_config = _CFG
+
+    clear_ratio: float = Field(default=0.8, gt=0, lt=1)
+
+
 class HallCfg(BaseModel):
     """One hall, as loaded from its TOML file (``[hall]`` flattened into the top level)."""
 
@@ -298,6 +382,9 @@ class HallCfg(BaseModel):
     calling: CallingCfg = Field(default_factory=CallingCfg)
     appointments: AppointmentCfg = Field(default_factory=AppointmentCfg)
     ankang: AnkangCfg = Field(default_factory=AnkangCfg)
+    staffing: StaffingCfg = Field(default_factory=StaffingCfg)
+    tidal: TidalCfg = Field(default_factory=TidalCfg)
+    alerts: AlertCfg = Field(default_factory=AlertCfg)
     services: list[ServiceCfg] = Field(min_length=1)
     windows: list[WindowCfg] = Field(min_length=1)
     devices: list[DeviceCfg] = Field(default_factory=list)
@@ -391,7 +478,8 @@ def _unique(items: list[Any], attr: str, base: Loc, zh: str, en: str) -> None:
 # --------------------------------------------------------------------------- loading
 
 _HALL_KEYS = {"id", "name", "timezone", "green_channel_age"}
-_TABLES = {"hall", "calling", "appointments", "ankang", "services", "windows", "devices"}
+_TABLES = {"hall", "calling", "appointments", "ankang", "staffing", "tidal", "alerts", "services", "windows",
+           "devices"}
 
 _ZH = {
     "extra_forbidden": "未知字段",

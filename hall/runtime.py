@@ -32,6 +32,7 @@ class Actor:
 class _Cached:
     value: Any
     until: float
+    hall_until: float
 
 
 @dataclass
@@ -64,11 +65,13 @@ class HallRuntime:
     def cached(self, key: str, ttl_s: float, compute: Any) -> Any:
         """A small time-to-live cache for figures that may be a moment old (estimate inputs)."""
         hit = self._cache.get(key)
-        mono = time.monotonic()
-        if hit is not None and hit.until > mono:
+        # Expires by the machine's clock and by the hall's: a simulated day (ManualClock) runs
+        # hours of hall time in seconds.
+        mono, hall_s = time.monotonic(), self.clock.now().timestamp()
+        if hit is not None and mono < hit.until and hall_s < hit.hall_until:
             return hit.value
         value = compute()
-        self._cache[key] = _Cached(value, mono + ttl_s)
+        self._cache[key] = _Cached(value, mono + ttl_s, hall_s + ttl_s)
         return value
 
     def forget(self, prefix: str = "") -> None:

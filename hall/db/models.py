@@ -6,7 +6,7 @@ shaped by CONTRACT.md, never from these rows.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Text, text
+from sqlalchemy import BigInteger, Column, Index, Text, false, text
 from sqlmodel import Field, SQLModel
 
 ACTIVE_STATUSES = ("waiting", "called", "serving")
@@ -99,6 +99,21 @@ class WindowRow(SQLModel, table=True):
     pause_reason: str | None = None
     priority_streak: int = 0
     updated_ms: int = Field(default=0, sa_type=BigInteger)
+    # AB posts: since when nobody is at the window (clerk left or stepped away), and why
+    left_ms: int | None = Field(default=None, sa_type=BigInteger)
+    away_reason: str | None = None
+    cover_asked: str | None = Field(default=None, max_length=64, description="the B asked to cover, this time")
+    vacant: bool = Field(default=False, sa_column_kwargs={"server_default": false()},
+                         description="a 空岗 alarm is up for the current vacancy")
+    # tidal windows: opened by the policy (or the manager), the services taken, the clerk asked
+    tidal_open: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    tidal_closing: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    tidal_services: str = Field(default="", sa_column_kwargs={"server_default": ""},
+                                description="comma-separated service codes taken while open")
+    tidal_since_ms: int | None = Field(default=None, sa_type=BigInteger)
+    tidal_clerk: str | None = Field(default=None, max_length=64)
+    held: str | None = Field(default=None, max_length=8, description="manager override: open / closed")
+    held_until_ms: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class StaffRow(SQLModel, table=True):
@@ -143,6 +158,95 @@ class AppointmentRow(SQLModel, table=True):
     created_ms: int = Field(sa_type=BigInteger)
 
 
+class PostRow(SQLModel, table=True):
+    """A manager's change of a window's A/B clerks (the hall file's ``post`` is the default)."""
+
+    __tablename__ = "post"
+    hall_id: str = Field(primary_key=True, max_length=32)
+    window: str = Field(primary_key=True, max_length=8)
+    a: str = Field(max_length=64)
+    b: str | None = Field(default=None, max_length=64)
+    updated_ms: int = Field(sa_type=BigInteger)
+    updated_by: str = Field(max_length=64)
+
+
+class LeaveRow(SQLModel, table=True):
+    """Leave registered in advance; refused when A and B of one post would be away at once."""
+
+    __tablename__ = "leave"
+    id: str = Field(primary_key=True, max_length=32)
+    hall_id: str = Field(max_length=32)
+    clerk: str = Field(max_length=64)
+    start_ms: int = Field(sa_type=BigInteger)
+    end_ms: int = Field(sa_type=BigInteger)
+    reason: str = ""
+    created_ms: int = Field(sa_type=BigInteger)
+    created_by: str = Field(max_length=64)
+    cancelled_ms: int | None = Field(default=None, sa_type=BigInteger)
+
+    __table_args__ = (Index("ix_leave_hall_clerk", "hall_id", "clerk", "start_ms"),)
+
+
+class DecisionRow(SQLModel, table=True):
+    """Every staffing decision with its reason: tidal openings and closings, covers, overrides."""
+
+    __tablename__ = "decision"
+    id: int | None = Field(default=None, primary_key=True)
+    hall_id: str = Field(max_length=32)
+    at_ms: int = Field(sa_type=BigInteger)
+    kind: str = Field(max_length=16, description="tidal / post / wait")
+    subject: str = Field(max_length=16, description="a window number or a service code")
+    action: str = Field(max_length=16)
+    code: str = Field(max_length=24)
+    reason: str
+    actor: str | None = Field(default=None, max_length=64, description="None: the policy decided")
+    data: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+
+    __table_args__ = (Index("ix_decision_hall_at", "hall_id", "at_ms"),)
+
+
+class AlarmRow(SQLModel, table=True):
+    """An alarm: 空岗, wait alerts now; device alarms later. One open alarm per source and type."""
+
+    __tablename__ = "alarm"
+    id: str = Field(primary_key=True, max_length=32)
+    hall_id: str = Field(max_length=32)
+    source: str = Field(max_length=16, description="post / service / device")
+    subject: str = Field(max_length=64, description="window number, service code or device id")
+    type: str = Field(max_length=32)
+    severity: str = Field(max_length=12)
+    state: str = Field(max_length=12, description="active / acked / cleared / closed")
+    raised_ms: int = Field(sa_type=BigInteger)
+    cleared_ms: int | None = Field(default=None, sa_type=BigInteger)
+    acked_by: str | None = Field(default=None, max_length=64)
+    acked_ms: int | None = Field(default=None, sa_type=BigInteger)
+    count: int = 1
+    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+
+    __table_args__ = (
+        Index(
+            "ux_alarm_open", "hall_id", "source", "subject", "type", unique=True,
+            sqlite_where=text("state != 'closed'"), postgresql_where=text("state != 'closed'"),
+        ),
+        Index("ix_alarm_hall_state", "hall_id", "state", "raised_ms"),
+    )
+
+
+class AuditRow(SQLModel, table=True):
+    """Who changed what: post changes, leave, overrides."""
+
+    __tablename__ = "audit"
+    id: int | None = Field(default=None, primary_key=True)
+    hall_id: str = Field(max_length=32)
+    at_ms: int = Field(sa_type=BigInteger)
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=32)
+    subject: str = Field(max_length=64)
+    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+
+    __table_args__ = (Index("ix_audit_hall_at", "hall_id", "at_ms"),)
+
+
 hall_t = HallRow.__table__
 event_t = EventRow.__table__
 counter_t = ServiceCounter.__table__
@@ -152,3 +256,8 @@ staff_t = StaffRow.__table__
 session_t = SessionRow.__table__
 idem_t = IdempotencyRow.__table__
 appointment_t = AppointmentRow.__table__
+post_t = PostRow.__table__
+leave_t = LeaveRow.__table__
+decision_t = DecisionRow.__table__
+alarm_t = AlarmRow.__table__
+audit_t = AuditRow.__table__

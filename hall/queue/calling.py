@@ -13,7 +13,7 @@ from hall.queue.issuing import already_waiting, holds_active, unknown_service, u
 from hall.queue.policy import choose_next
 from hall.runtime import Actor, HallRuntime, ms
 from hall.windows.events import window_event
-from hall.windows.states import next_state
+from hall.windows.states import next_state, services_of
 
 MAX_RACE_RETRIES = 16
 
@@ -69,8 +69,10 @@ def call_next(tx: Tx, h: HallRuntime, number: str, actor: Actor | None) -> dict[
     """Call the ticket the policy picks; None when nobody waits for this window."""
     wcfg, row = load_window(tx, h, number, actor)
     next_state("call", row.state)
+    if row.tidal_closing:
+        return None  # a tidal window that is closing takes nobody new
     now = h.now()
-    services = set(wcfg.services)
+    services = services_of(wcfg, row)
     for _ in range(MAX_RACE_RETRIES):
         candidates = repo.call_candidates(tx.conn, h.id, services, h.policy)
         choice = choose_next(

@@ -12,8 +12,9 @@ from hall.errors import BadRequest, Conflict
 from hall.queue import repo
 from hall.queue.calling import load_window
 from hall.runtime import Actor, HallRuntime, ms
+from hall.windows import staffing
 from hall.windows.events import window_event
-from hall.windows.states import next_state
+from hall.windows.states import next_state, services_of
 
 
 def sign_in(tx: Tx, h: HallRuntime, number: str, actor: Actor) -> dict[str, Any]:
@@ -31,8 +32,14 @@ def sign_in(tx: Tx, h: HallRuntime, number: str, actor: Actor) -> dict[str, Any]
     state = next_state("sign_in", row.state)
     repo.set_window(tx.conn, h.id, number, state=state, clerk=actor.username, ticket_id=None, pause_reason=None,
                     priority_streak=0, updated_ms=ms(now))
+    staffing.attended(tx, h, now, number, row)
     h.forget("open_windows")
-    window_event(tx, h, wcfg.number, state, now, clerk=actor.display_name or actor.username)
+    post = staffing.posts_of(tx.conn, h).get(number)
+    covering = post is not None and actor.username == post.b
+    if covering:
+        tx.emit(h.id, "post.covered", now, {"window": number, "window_name": wcfg.name, "by": actor.username,
+                                            "role": "b", "relieved": None})
+    window_event(tx, h, wcfg.number, state, now, clerk=actor.display_name or actor.username, covering=covering)
     return window_view(tx.conn, h, number)
 
 
@@ -48,7 +55,12 @@ def _simple(tx: Tx, h: HallRuntime, number: str, actor: Actor, action: str, **va
 
 
 def sign_out(tx: Tx, h: HallRuntime, number: str, actor: Actor) -> dict[str, Any]:
-    return _simple(tx, h, number, actor, "sign_out", clerk=None, pause_reason=None)
+    clerk = repo.get_window(tx.conn, h.id, number).clerk if h.cfg.window(number) else None
+    view = _simple(tx, h, number, actor, "sign_out", clerk=None, pause_reason=None)
+    if clerk:
+        staffing.after_leaving(tx, h, number, clerk, h.now())
+        view = window_view(tx.conn, h, number)
+    return view
 
 
 def pause(tx: Tx, h: HallRuntime, number: str, actor: Actor, reason: str) -> dict[str, Any]:
@@ -71,6 +83,7 @@ def window_views(conn: Connection, h: HallRuntime) -> list[dict[str, Any]]:
             ticket_t.c.hall_id == h.id, ticket_t.c.id.in_(current_ids)
         )
         tickets = {t.id: t for t in conn.execute(q)}
+    posts = staffing.posts_of(conn, h)
     clerks = {r.clerk for r in rows.values() if r.clerk}
     names = {}
     if clerks:
@@ -84,14 +97,27 @@ def window_views(conn: Connection, h: HallRuntime) -> list[dict[str, Any]]:
         t = tickets.get(r.ticket_id) if r is not None and r.ticket_id else None
         clerk = r.clerk if r is not None else None
         staff = names.get(clerk) if clerk else None
-        post_a = w.post.a if w.post else None
-        post_b = w.post.b if w.post else None
+        post = posts.get(w.number)
+        post_a = post.a if post else None
+        post_b = post.b if post else None
+        tidal_open = bool(r is not None and r.tidal_open)
         out.append({
             "window": w.number, "name": w.name, "kind": w.kind, "state": r.state if r is not None else "closed",
             "services": list(w.services),
-            "post": {"a": post_a, "b": post_b, "on_duty": clerk},
+            "post": {
+                "a": post_a, "b": post_b, "on_duty": clerk, "covering": clerk is not None and clerk == post_b,
+                "away_reason": r.away_reason if r is not None else None,
+                "unattended_since": h.iso(r.left_ms) if r is not None and r.left_ms and not clerk else None,
+                "vacant": bool(r is not None and r.vacant), "cover_asked": r.cover_asked if r is not None else None,
+            },
             "clerk": {"name": staff.display_name or clerk, "staff_no": staff.staff_no} if staff else None,
             "tidal": w.kind == "tidal",
+            "tidal_state": {
+                "open": tidal_open, "closing": bool(r.tidal_closing), "since": h.iso(r.tidal_since_ms),
+                "services": r.tidal_services.split(",") if tidal_open and r.tidal_services else [],
+                "clerk": r.tidal_clerk, "held": r.held, "held_until": h.iso(r.held_until_ms),
+            } if w.kind == "tidal" and r is not None else None,
+            "serving": sorted(services_of(w, r)) if r is not None else list(w.services),
             "pause_reason": r.pause_reason if r is not None else None,
             "current_ticket": {"id": t.id, "number": t.number, "service": t.service, "status": t.status} if t else None,
         })

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hall.errors import Conflict
 
 STATE_ZH = {"closed": "未开放", "idle": "空闲", "calling": "叫号中", "serving": "服务中", "paused": "暂停服务"}
@@ -39,3 +41,10 @@ def next_state(action: str, state: str) -> str:
             f"the window is {state}; {action.replace('_', '-')} is not possible now",
             extra={"state": state},
         ) from None
+
+
+def services_of(wcfg: Any, row: Any) -> set[str]:
+    """What a window calls for: a tidal window opened by the policy serves the services it took."""
+    if wcfg.kind == "tidal" and row is not None and row.tidal_open and row.tidal_services:
+        return set(row.tidal_services.split(","))
+    return set(wcfg.services)

@@ -52,7 +52,9 @@ def test_windows_list_shows_every_window_closed_at_first(client):
     assert {w["state"] for w in windows} == {"closed"}
     first = windows[0]
     assert (first["name"], first["services"], first["tidal"]) == ("1号窗口", ALL_SERVICES, False)
-    assert first["post"] == {"a": "clerk01", "b": "clerk12", "on_duty": None}
+    post = first["post"]
+    assert (post["a"], post["b"], post["on_duty"], post["covering"], post["vacant"]) == (
+        "clerk01", "clerk12", None, False, False)
     assert first.get("current_ticket") is None
     assert [w["window"] for w in windows if w["tidal"]] == ["7", "8"]
     assert next(w for w in windows if w["window"] == "10")["services"] == ["HJ"]
