@@ -2,19 +2,24 @@
 
 Visitors take tickets at the kiosk endpoint (walk-in, ID card, sometimes elderly for the green
 channel); clerks sign in to windows and call, start, finish (with a rating) or mark no-shows.
-Everything goes through REST, exactly as real kiosks and clerk terminals do.
+Clerks now and then step away (离岗); the standby desk listens to the hall's event stream and
+answers what the staffing controller asks: a B clerk covers a post whose A left
+(``post.cover_needed``), a standby clerk opens a tidal window (``tidal.opened``). Everything goes
+through REST and the WebSocket, exactly as real kiosks and clerk terminals do.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 from dataclasses import dataclass
 from datetime import date
 
 import httpx
+import websockets
 
 from hall.queue.idcard import make_resident_id
 
@@ -25,10 +30,12 @@ log = logging.getLogger("hall.sim")
 class SimConfig:
     base_url: str
     hall: str = "hn-tja"
-    windows: tuple[str, ...] = ("1", "2", "3", "4", "5", "6", "9", "10")
+    windows: tuple[str, ...] = ("1", "2", "3", "4", "5", "6", "9", "10", "11")
     arrival_s: float = 4.0  # mean seconds between visitors
     service_s: tuple[float, float] = (6.0, 20.0)
     no_show_rate: float = 0.08
+    step_away_rate: float = 0.01  # chance per visitor served that the clerk steps away for a while
+    away_s: tuple[float, float] = (60.0, 240.0)
     seed: int = 7
 
 
@@ -51,6 +58,7 @@ class Simulation:
                 w = windows.get(number)
                 if w and w["post"]["a"]:
                     tasks.append(asyncio.create_task(self._clerk(client, number, w["post"]["a"])))
+            tasks.append(asyncio.create_task(self._standby_desk(client)))
             await self._stop.wait()
             for t in tasks:
                 t.cancel()
@@ -82,18 +90,34 @@ class Simulation:
             except httpx.HTTPError as e:
                 log.warning("visitor: %s", type(e).__name__)
 
-    async def _clerk(self, client: httpx.AsyncClient, window: str, username: str) -> None:
-        base = f"/api/v1/halls/{self.cfg.hall}/windows/{window}"
+    async def _login(self, client: httpx.AsyncClient, username: str) -> dict[str, str] | None:
         try:
             r = await client.post("/api/v1/auth/login", json={"username": username, "password": self.password})
-            headers = {"Authorization": f"Bearer {r.json()['token']}"}
-            await client.post(f"{base}/sign-in", headers=headers)
-        except (httpx.HTTPError, KeyError):
-            log.warning("clerk %s could not sign in at window %s", username, window)
+            return {"Authorization": f"Bearer {r.json()['token']}"}
+        except (httpx.HTTPError, KeyError, ValueError):
+            log.warning("clerk %s could not log in", username)
+            return None
+
+    async def _clerk(self, client: httpx.AsyncClient, window: str, username: str, *, via: str = "sign-in") -> None:
+        """Work a window until told otherwise: the window closes (409) or someone else takes it (403)."""
+        base = f"/api/v1/halls/{self.cfg.hall}/windows/{window}"
+        headers = await self._login(client, username)
+        if headers is None:
             return
+        try:
+            r = await client.post(f"{base}/{via}", headers=headers)
+        except httpx.HTTPError:
+            return
+        if r.status_code != 200:
+            log.info("clerk %s could not %s at window %s (%s)", username, via, window, r.status_code)
+            return
+        log.info("clerk %s at window %s (%s)", username, window, via)
         while not self._stop.is_set():
             try:
                 r = await client.post(f"{base}/call-next", headers=headers)
+                if r.status_code in (403, 409) and r.json().get("error") in ("not_your_window", "window_state"):
+                    log.info("clerk %s leaves window %s (%s)", username, window, r.json().get("error"))
+                    return
                 if r.status_code == 204:
                     await self._sleep(3)
                     continue
@@ -110,6 +134,44 @@ class Simulation:
                 await self._sleep(self.rng.uniform(*self.cfg.service_s))
                 rating = self.rng.choices([5, 4, 3, 2, 1, None], [50, 25, 8, 3, 2, 12])[0]
                 await client.post(f"{base}/finish", headers=headers, json={"rating": rating} if rating else {})
+                if via == "sign-in" and self.rng.random() < self.cfg.step_away_rate:
+                    await self._step_away(client, base, headers, username)
             except httpx.HTTPError as e:
                 log.warning("clerk %s: %s", username, type(e).__name__)
+                await self._sleep(2)
+
+    async def _step_away(self, client: httpx.AsyncClient, base: str, headers: dict[str, str], username: str) -> None:
+        """离岗 for a few minutes (B is asked to cover), then back: A takes the window again."""
+        r = await client.post(f"{base}/step-away", headers=headers, json={"reason": "临时离岗"})
+        if r.status_code != 200:
+            return
+        log.info("clerk %s stepped away", username)
+        await self._sleep(self.rng.uniform(*self.cfg.away_s))
+        await client.post(f"{base}/cover", headers=headers)
+
+    async def _standby_desk(self, client: httpx.AsyncClient) -> None:
+        """Answer the staffing controller from the event stream: covers and tidal openings."""
+        url = self.cfg.base_url.replace("http", "ws", 1) + f"/ws/halls/{self.cfg.hall}?topics=post,tidal"
+        busy: set[str] = set()
+        tasks: set[asyncio.Task] = set()
+
+        def spawn(window: str, username: str, via: str) -> None:
+            if username in busy:
+                return
+            busy.add(username)
+            task = asyncio.create_task(self._clerk(client, window, username, via=via))
+            tasks.add(task)
+            task.add_done_callback(lambda t: (tasks.discard(t), busy.discard(username)))
+
+        while not self._stop.is_set():
+            try:
+                async with websockets.connect(url) as ws:
+                    async for text in ws:
+                        e = json.loads(text)
+                        d = e.get("data") or {}
+                        if e["type"] == "post.cover_needed" and d.get("b"):
+                            spawn(d["window"], d["b"], "cover")
+                        elif e["type"] == "tidal.opened" and d.get("clerk"):
+                            spawn(d["window"], d["clerk"], "sign-in")
+            except (OSError, websockets.WebSocketException):
                 await self._sleep(2)

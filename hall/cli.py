@@ -100,8 +100,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"  大厅屏幕 hall screen:     {base}/screen/hall/{hall_id}")
     print(f"  窗口屏 window screen:     {base}/screen/window/{hall_id}/1")
     print(f"  取号机 kiosk:             {base}/kiosk/{hall_id}")
-    print(f"  窗口终端 clerk terminal:  {base}/clerk/{hall_id}   (the demo's clerks use windows 1-6, 9, 10: "
-          "sign in as clerk07 at window 7)")
+    print(f"  窗口终端 clerk terminal:  {base}/clerk/{hall_id}   (the demo's clerks use windows 1-6, 9-11 "
+          "and answer tidal openings and covers: sign in as clerk07 at window 7)")
     print(f"  评价器 rating pad:        {base}/rate/{hall_id}/1")
     print(f"  服务与等候 services:      {base}/api/v1/halls/{hall_id}/services")
     print(f"  窗口 windows:             {base}/api/v1/halls/{hall_id}/windows")

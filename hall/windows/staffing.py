@@ -445,7 +445,8 @@ def tick(tx: Tx, h: HallRuntime) -> list[dict[str, Any]]:
             w.number, tuple(w.services), open=bool(rows[w.number].tidal_open),
             since_s=rows[w.number].tidal_since_ms / 1000 if rows[w.number].tidal_since_ms else float("-inf"),
             taking=tuple(rows[w.number].tidal_services.split(",")) if rows[w.number].tidal_services else (),
-            held=bool(rows[w.number].held),
+            # held by the manager, or by a clerk who signed in to it by hand: not the policy's to change
+            held=bool(rows[w.number].held) or (rows[w.number].clerk is not None and not rows[w.number].tidal_open),
         )
         for w in tidal_cfgs if w.number in rows
     ]
@@ -494,6 +495,8 @@ def tick(tx: Tx, h: HallRuntime) -> list[dict[str, Any]]:
         row = rows[number]
         if row.cover_asked == b:
             continue  # asked already during this absence
+        if row.tidal_open and row.tidal_clerk and row.tidal_clerk != b:
+            continue  # a standby clerk is on the way to open this tidal window
         if b in already:
             continue  # asked for another window and not there yet
         d = _ask_cover(tx, h, now, posts[number], "A岗不在岗")
