@@ -63,14 +63,46 @@ class HallServer:
             self.db.write_sync(close_day, h, h.now().date().isoformat()) for h in self.halls.values()
         )
 
-    async def housekeeping(self, every_s: float = 60.0) -> None:
-        """Runs for the server's life: day change per hall."""
+    def staffing_tick(self, hall_id: str | None = None) -> list[dict[str, Any]]:
+        """One pass of the staffing controller now (tidal windows, AB posts, wait alerts) for one
+        hall or every hall; returns its decisions, each with ``hall``. Tests call this directly."""
+        from hall.windows import staffing
+
+        out: list[dict[str, Any]] = []
+        for h in [self.hall(hall_id)] if hall_id else list(self.halls.values()):
+            for d in self.db.write_sync(staffing.tick, h):
+                self.metrics.inc("hall_staffing_decisions_total", kind=str(d.get("kind")),
+                                 action=str(d.get("action")))
+                out.append({"hall": h.id, **d})
+        return out
+
+    async def housekeeping(self, every_s: float = 60.0, staffing_every_s: float | None = None) -> None:
+        """Runs for the server's life: the day change of every hall each ``every_s``, and the
+        staffing controller of each hall every ``tidal.check_every_s`` seconds (or
+        ``staffing_every_s``). The first pass of each comes one interval after start-up. A failing
+        pass is logged and the loop goes on."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        next_day = start + every_s
+        interval = {hid: staffing_every_s or float(h.cfg.tidal.check_every_s) for hid, h in self.halls.items()}
+        next_tick = {hid: start + s for hid, s in interval.items()}
         while True:
-            await asyncio.sleep(every_s)
-            try:
-                await asyncio.to_thread(self.close_past_days)
-            except Exception:
-                log.exception("housekeeping failed")
+            await asyncio.sleep(max(0.0, min([next_day, *next_tick.values()]) - loop.time()))
+            now = loop.time()
+            if now >= next_day:
+                next_day = now + every_s
+                try:
+                    await asyncio.to_thread(self.close_past_days)
+                except Exception:
+                    log.exception("housekeeping failed")
+            for hid, due in next_tick.items():
+                if now < due:
+                    continue
+                next_tick[hid] = now + interval[hid]
+                try:
+                    await asyncio.to_thread(self.staffing_tick, hid)
+                except Exception:
+                    log.exception("staffing controller failed (hall %s)", hid)
 
     def attach(self, channels: ChannelsPlugin, loop: asyncio.AbstractEventLoop) -> None:
         """Start fanning committed events out through the channels (called at app start-up)."""

@@ -17,11 +17,12 @@ import msgspec
 from sqlalchemy import Connection, select
 
 from hall.db.database import StoredEvent
-from hall.db.models import event_t, hall_t
+from hall.db.models import alarm_t, event_t, hall_t
 from hall.queue import repo
 from hall.queue.issuing import estimate_for
 from hall.runtime import HallRuntime, ms
 from hall.windows.service import window_views
+from hall.windows.staffing import announce_open
 
 TOPICS = ("ticket", "window", "device", "alarm", "locker", "tidal", "post", "wait", "service", "hall")
 REPLAY_PAGE = 1000
@@ -80,6 +81,66 @@ def services_view(conn: Connection, h: HallRuntime) -> list[dict[str, Any]]:
     ]
 
 
+def _active_alarms(conn: Connection, h: HallRuntime, source: str, type_: str) -> dict[str, Any]:
+    """Subject -> alarm row, for the alarms of one kind whose condition holds now."""
+    q = select(alarm_t).where(alarm_t.c.hall_id == h.id, alarm_t.c.source == source, alarm_t.c.type == type_,
+                              alarm_t.c.state.in_(("active", "acked")))
+    return {r.subject: r for r in conn.execute(q)}
+
+
+def tidal_view(h: HallRuntime, windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tidal windows open now: the services they take and the screens' announcement."""
+    out = []
+    for w in windows:
+        ts = w.get("tidal_state")
+        if not ts or not ts["open"]:
+            continue
+        services = ts["services"] or w["serving"]
+        wcfg = h.cfg.window(w["window"])
+        out.append({
+            "window": w["window"], "window_name": w["name"], "services": services,
+            "service_names": [s.name for c in services if (s := h.cfg.service(c))],
+            "since": ts["since"], "closing": ts["closing"], "staffed": w["post"]["on_duty"] is not None,
+            "announcement": announce_open(h, wcfg, services) if wcfg else None,
+        })
+    return out
+
+
+def wait_alerts_view(conn: Connection, h: HallRuntime) -> list[dict[str, Any]]:
+    """Services whose wait alert (等待预警) is raised now."""
+    out = []
+    for code, r in sorted(_active_alarms(conn, h, "service", "wait_alert").items()):
+        d = msgspec.json.decode(r.detail)
+        svc = h.cfg.service(code)
+        out.append({"service": code, "service_name": svc.name if svc else code, "since": h.iso(r.raised_ms),
+                    "wait_s": d.get("wait_s"), "target_s": d.get("target_s"), "text": d.get("text")})
+    return out
+
+
+def vacant_posts_view(conn: Connection, h: HallRuntime, windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Posts that are 空岗 now (staff usernames only)."""
+    raised = _active_alarms(conn, h, "post", "post_vacant")
+    out = []
+    for w in windows:
+        if not w["post"]["vacant"]:
+            continue
+        r = raised.get(w["window"])
+        out.append({"window": w["window"], "window_name": w["name"], "a": w["post"]["a"], "b": w["post"]["b"],
+                    "since": w["post"]["unattended_since"], "raised_at": h.iso(r.raised_ms) if r else None,
+                    "text": msgspec.json.decode(r.detail).get("text") if r else None})
+    return out
+
+
+def _screen_window(w: dict[str, Any]) -> dict[str, Any]:
+    """A window as the snapshot carries it: the post reduced to what screens show."""
+    p = w["post"]
+    return {k: v for k, v in w.items() if k != "post"} | {
+        "current_ticket": (w["current_ticket"] or {}).get("number"),
+        "post": {"on_duty": p["on_duty"], "covering": p["covering"], "away_reason": p["away_reason"],
+                 "vacant": p["vacant"]},
+    }
+
+
 def snapshot(conn: Connection, h: HallRuntime) -> tuple[int, str]:
     """The first message for a client without ``since``: current state at one ``seq``."""
     seq = current_seq(conn, h.id)
@@ -93,13 +154,12 @@ def snapshot(conn: Connection, h: HallRuntime) -> tuple[int, str]:
         }
         for t in repo.recent_callouts(conn, h.id)
     ]
-    windows = [
-        {k: v for k, v in w.items() if k != "post"} | {"current_ticket": (w["current_ticket"] or {}).get("number")}
-        for w in window_views(conn, h)
-    ]
+    views = window_views(conn, h)
     now = h.now()
     return seq, msgspec.json.encode({
         "type": "snapshot", "seq": seq, "hall": h.id, "at": now.isoformat(timespec="seconds"),
         "data": {"hall_name": h.cfg.name, "callouts": callouts, "services": services_view(conn, h),
-                 "windows": windows, "now_ms": ms(now)},
+                 "windows": [_screen_window(w) for w in views], "tidal": tidal_view(h, views),
+                 "wait_alerts": wait_alerts_view(conn, h), "vacant_posts": vacant_posts_view(conn, h, views),
+                 "now_ms": ms(now)},
     }).decode()

@@ -19,6 +19,7 @@ from hall.server import HallServer
 from hall.web.routes.auth import AuthController
 from hall.web.routes.pages import PageController, static_router
 from hall.web.routes.slip import SlipController
+from hall.web.routes.staffing import StaffingController
 from hall.web.routes.tickets import TicketController
 from hall.web.routes.windows import WindowController
 from hall.web.stream import hall_stream
@@ -128,8 +129,8 @@ def create_app(server: HallServer, *, redis_url: str | None = None, redis_prefix
 
     app = Litestar(
         middleware=[_timing(server)],
-        route_handlers=[TicketController, SlipController, WindowController, AuthController, PageController, static_router,
-                        hall_stream, metrics, healthz],
+        route_handlers=[TicketController, SlipController, WindowController, StaffingController, AuthController,
+                        PageController, static_router, hall_stream, metrics, healthz],
         plugins=[channels],
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],

@@ -22,6 +22,9 @@ def sign_in(tx: Tx, h: HallRuntime, number: str, actor: Actor) -> dict[str, Any]
     if row.state != "closed":
         if row.clerk == actor.username:
             return window_view(tx.conn, h, number)  # a repeated sign-in by the same clerk is fine
+        if row.clerk is None:  # stepped away: the window keeps its state and ticket for A or B
+            raise Conflict(f"{wcfg.name}工作人员暂离，请由A岗或B岗接岗", "the clerk stepped away; A or B takes "
+                           "the window back with cover", code="window_away", extra={"state": row.state})
         raise Conflict(f"{wcfg.name}已有工作人员签到", "another clerk is signed in to this window",
                        code="window_taken")
     elsewhere = [w for w in repo.window_rows(tx.conn, h.id) if w.clerk == actor.username and w.state != "closed"]

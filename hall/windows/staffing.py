@@ -180,9 +180,12 @@ def after_leaving(tx: Tx, h: HallRuntime, number: str, clerk: str, now: datetime
     row = repo.get_window(tx.conn, h.id, number)
     repo.set_window(tx.conn, h.id, number, left_ms=ms(now), cover_asked=None)
     post = posts_of(tx.conn, h).get(number)
-    if post is None or wcfg is None or not _expected(h, wcfg, row, now) or clerk == post.b:
+    if post is None or post.b is None or wcfg is None or not _expected(h, wcfg, row, now) or clerk == post.b:
         return
-    _ask_cover(tx, h, now, post, f"{clerk}离岗")
+    signed_in = {r.clerk for r in repo.window_rows(tx.conn, h.id) if r.clerk}
+    if post.b in available_clerks([post.b], signed_in, leaves_of(tx.conn, h, ms(now)), now.timestamp()):
+        _ask_cover(tx, h, now, post, f"{clerk}离岗")
+    # else: B is away or busy too; the controller keeps asking, and 空岗 follows past the limit
 
 
 def step_away(tx: Tx, h: HallRuntime, number: str, actor: Actor, reason: str) -> dict[str, Any]:
@@ -326,7 +329,7 @@ def set_post(tx: Tx, h: HallRuntime, actor: Actor, number: str, a: str, b: str |
 
 # --------------------------------------------------------------------------- tidal windows
 
-def _announce_open(h: HallRuntime, wcfg: WindowCfg, services: Iterable[str]) -> str:
+def announce_open(h: HallRuntime, wcfg: WindowCfg, services: Iterable[str]) -> str:
     names = "、".join(h.cfg.service(c).name for c in services if h.cfg.service(c))
     return f"{wcfg.name}临时开放：{names}"
 
@@ -336,7 +339,7 @@ def _open_tidal(tx: Tx, h: HallRuntime, now: datetime, wcfg: WindowCfg, services
     repo.set_window(tx.conn, h.id, wcfg.number, tidal_open=True, tidal_closing=False,
                     tidal_services=",".join(services), tidal_since_ms=ms(now), tidal_clerk=clerk)
     h.forget("open_windows")
-    text = _announce_open(h, wcfg, services)
+    text = announce_open(h, wcfg, services)
     tx.emit(h.id, "tidal.opened", now, {
         "window": wcfg.number, "window_name": wcfg.name, "services": list(services), "clerk": clerk,
         "reason": reason, "code": code, "announcement": text, "by": actor,
@@ -368,6 +371,22 @@ def _release_tidal_clerk(tx: Tx, h: HallRuntime, now: datetime, wcfg: WindowCfg,
         window_event(tx, h, wcfg.number, "closed", now)
 
 
+def _standby_pool(conn: Connection, h: HallRuntime, posts: dict[str, Post]) -> list[str]:
+    """The tidal posts' A and B, then the hall's other standby clerks."""
+    pool = [c for w in h.cfg.windows if w.kind == "tidal" and (p := posts.get(w.number)) for c in (p.a, p.b) if c]
+    return list(dict.fromkeys(pool + list(h.cfg.tidal.standby)))
+
+
+def _standby_for(conn: Connection, h: HallRuntime, number: str, now: datetime) -> str | None:
+    """Who to ask to staff tidal window ``number``: its own A or B first, else anyone free on standby."""
+    posts = posts_of(conn, h)
+    rows = repo.window_rows(conn, h.id)
+    busy = {r.clerk for r in rows if r.clerk} | {r.tidal_clerk for r in rows if r.tidal_open and r.tidal_clerk}
+    free = available_clerks(_standby_pool(conn, h, posts), busy, leaves_of(conn, h, ms(now)), now.timestamp())
+    post = posts.get(number)
+    return next((c for c in ((post.a, post.b) if post else ()) if c in free), None) or min(free, default=None)
+
+
 def hold_tidal(tx: Tx, h: HallRuntime, actor: Actor, number: str, action: str, services: list[str] | None = None,
                minutes: int = 60) -> dict[str, Any]:
     """The manager's override: hold a tidal window open or closed for a while, or release it to the policy."""
@@ -393,8 +412,17 @@ def hold_tidal(tx: Tx, h: HallRuntime, actor: Actor, number: str, action: str, s
             raise BadRequest(f"{wcfg.name}不办理 {'、'.join(unknown)}", f"the window does not serve {unknown}",
                              code="wrong_service")
         repo.set_window(tx.conn, h.id, number, held="open", held_until_ms=until)
-        _open_tidal(tx, h, now, wcfg, chosen, wcfg.post.a if wcfg.post else None, "override", "管理员手动开启",
-                    actor.username)
+        if row.tidal_open:  # already open: it takes what the manager says, nobody is asked again
+            repo.set_window(tx.conn, h.id, number, tidal_services=",".join(chosen))
+            h.forget("open_windows")
+            tx.emit(h.id, "tidal.changed", now, {"window": number, "window_name": wcfg.name,
+                                                 "services": list(chosen), "reason": "管理员调整",
+                                                 "announcement": announce_open(h, wcfg, chosen)})
+            _record(tx, h, now, "tidal", number, "take", "override", "管理员调整", actor.username,
+                    services=list(chosen))
+        else:
+            _open_tidal(tx, h, now, wcfg, chosen, _standby_for(tx.conn, h, number, now), "override",
+                        "管理员手动开启", actor.username)
     else:
         repo.set_window(tx.conn, h.id, number, held="closed", held_until_ms=until)
         if row.tidal_open:
@@ -433,8 +461,7 @@ def tick(tx: Tx, h: HallRuntime) -> list[dict[str, Any]]:
 
     signed_in = {r.clerk for r in rows.values() if r.clerk}
     tidal_cfgs = [w for w in h.cfg.windows if w.kind == "tidal"]
-    pool = [c for w in tidal_cfgs if (p := posts.get(w.number)) for c in (p.a, p.b) if c] + list(h.cfg.tidal.standby)
-    pool = list(dict.fromkeys(pool))
+    pool = _standby_pool(conn, h, posts)
     asked = {r.tidal_clerk for r in rows.values() if r.tidal_open and r.tidal_clerk and r.clerk is None}
     asked |= {r.cover_asked for r in rows.values() if r.cover_asked and r.clerk is None}
     free = available_clerks(pool, signed_in | asked, leaves, now_s)
@@ -459,11 +486,11 @@ def tick(tx: Tx, h: HallRuntime) -> list[dict[str, Any]]:
             free.discard(pick)
             out.append(_open_tidal(tx, h, now, wcfg, d.services, pick, d.code, d.reason))
         elif d.action == "take":
-            repo.set_window(conn, h.id, d.window, tidal_services=",".join(d.services))
+            repo.set_window(conn, h.id, d.window, tidal_services=",".join(d.services), tidal_since_ms=now_ms)
             h.forget("open_windows")
             tx.emit(h.id, "tidal.changed", now, {"window": d.window, "window_name": wcfg.name,
                                                  "services": list(d.services), "reason": d.reason,
-                                                 "announcement": _announce_open(h, wcfg, d.services)})
+                                                 "announcement": announce_open(h, wcfg, d.services)})
             _record(tx, h, now, "tidal", d.window, "take", d.code, d.reason, services=list(d.services))
             out.append({"kind": "tidal", "action": "take", "window": d.window, "services": list(d.services),
                         "reason": d.reason})

@@ -45,7 +45,9 @@ class TidalWindow:
     number: str
     services: tuple[str, ...]  # what it can take (its configuration)
     open: bool = False
-    since_s: float = -INF  # when it last opened or closed (hall time, Unix seconds)
+    # when it last opened, took more services, or closed (hall time, Unix seconds); taking more
+    # restarts the minimum open time, and counts as the service's one more window for the step
+    since_s: float = -INF
     taking: tuple[str, ...] = ()  # what it takes while open
     held: bool = False  # the manager holds it open or closed: the policy leaves it alone
 
@@ -138,14 +140,19 @@ def decide(
     by_code = {ld.code: ld for ld in loads}
     hot = {c: why for c, ld in by_code.items() if (why := is_hot(ld, rules, cal))}
     out: list[TidalDecision] = []
+    # Services that got one more window within the last step (opened for them, or taken by one).
+    covered_recently = {
+        c for w in windows if w.open and now_s - w.since_s < rules.step_s for c in (w.taking or w.services)
+    }
     for w in windows:
         if not w.open or w.held:
             continue
         taking = w.taking or w.services
-        more = tuple(c for c in w.services if c in hot and c not in taking)
+        more = tuple(c for c in w.services if c in hot and c not in taking and c not in covered_recently)
         if more:  # another service it can serve needs help: it takes that one too
             why = "；".join(_why(by_code[c], hot[c]) for c in more)
             out.append(TidalDecision(w.number, "take", taking + more, hot[more[0]], why))
+            covered_recently.update(more)
         elif now_s - w.since_s >= rules.min_open_s and all(
             is_calm(by_code.get(c, ServiceLoad(c, 0)), rules) for c in taking
         ):
@@ -153,11 +160,6 @@ def decide(
             code, reason = ("closed_hours", "所办业务已过办理时间") if closed_hours else ("calm", "排队人数已回落")
             out.append(TidalDecision(w.number, "close", taking, code, reason))
 
-    closing = {d.window for d in out if d.action == "close"}
-    covered_recently = {
-        c for w in windows if w.open and w.number not in closing and now_s - w.since_s < rules.step_s
-        for c in (w.taking or w.services)
-    }
     free = [w for w in windows if not w.open and not w.held and now_s - w.since_s >= rules.min_closed_s]
     for code in sorted(hot, key=lambda c: (-_pressure(by_code[c], rules), c)):
         if standby <= 0:
@@ -169,7 +171,7 @@ def decide(
             continue
         # The most specific window first: a window for few services keeps the general ones free.
         w = min(candidates, key=lambda w: (len(w.services), w.number))
-        taking = tuple(c for c in w.services if c in hot and by_code[c].open)
+        taking = tuple(c for c in w.services if c in hot and (c == code or c not in covered_recently))
         why = "；".join(_why(by_code[c], hot[c]) for c in taking)
         out.append(TidalDecision(w.number, "open", taking, hot[code], why,
                                  {"waiting": float(by_code[code].waiting), "wait_s": by_code[code].wait_s}))

@@ -38,7 +38,7 @@ def apply(windows: list[TidalWindow], decisions, now: float) -> list[TidalWindow
         elif d.action == "close":
             by[d.window] = replace(w, open=False, since_s=now, taking=())
         else:
-            by[d.window] = replace(w, taking=d.services)
+            by[d.window] = replace(w, since_s=now, taking=d.services)
     return [by[w.number] for w in windows]
 
 
@@ -49,10 +49,17 @@ def test_no_flapping_and_never_more_windows_than_clerks(history, clerks):
     now = 1_000_000.0
     opened_at: dict[str, float] = {}
     closed_at: dict[str, float] = {}
+    added_for: dict[str, float] = {}  # service -> when a window last opened for it or took it
     for loads, step in history:
         now += step
         in_use = sum(w.open for w in windows)
         ds = decide(loads, windows, clerks - in_use, now, RULES)
+        for d in ds:
+            if d.action in ("open", "take"):
+                before = next(w for w in windows if w.number == d.window).taking if d.action == "take" else ()
+                for c in set(d.services) - set(before):
+                    assert now - added_for.get(c, -1e12) >= RULES.step_s, f"two more windows for {c} in one step"
+                    added_for[c] = now
         opens = [d for d in ds if d.action == "open"]
         assert len(opens) <= max(clerks - in_use, 0)
         for d in ds:
@@ -141,6 +148,12 @@ def test_held_windows_are_left_alone():
     assert [d.window for d in decide(loads, held, 3, 1_000_000.0, RULES)] == ["7"]
     held_open = [replace(WINDOWS[2], open=True, since_s=0.0, taking=("BDC",), held=True)]
     assert decide([load("BDC", 0)], held_open, 3, 1_000_000.0, RULES) == []
+
+
+def test_taking_a_service_counts_as_its_window_for_the_step():
+    windows = [replace(WINDOWS[0], open=True, since_s=0.0, taking=("BDC",)), *WINDOWS[1:]]
+    ds = decide([load("BDC", 0), load("SB", 11), load("YB", 0)], windows, 3, 100_000.0, RULES)
+    assert [(d.window, d.action) for d in ds] == [("7", "take")]
 
 
 def test_an_open_window_takes_another_hot_service_it_can_serve():

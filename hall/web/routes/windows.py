@@ -12,6 +12,7 @@ from hall.errors import BadRequest
 from hall.queue import calling
 from hall.web.deps import require_actor, server_of
 from hall.windows import service as windows
+from hall.windows import staffing
 from hall.windows.service import window_view, window_views
 
 CLERKS = ("clerk", "manager", "admin")
@@ -19,6 +20,11 @@ CLERKS = ("clerk", "manager", "admin")
 
 @dataclass
 class PauseBody:
+    reason: str
+
+
+@dataclass
+class StepAwayBody:
     reason: str
 
 
@@ -120,3 +126,16 @@ class WindowController(Controller):
     @post("/{window:str}/sign-out", operation_id="SignOut", status_code=200)
     async def sign_out(self, request: Request, hall: FromPath[str], window: FromPath[str]) -> dict[str, Any]:
         return await self._run(request, hall, windows.sign_out, window)
+
+    @post("/{window:str}/step-away", operation_id="StepAway", status_code=200)
+    async def step_away(self, request: Request, hall: FromPath[str], window: FromPath[str], data: JSONBody[StepAwayBody]) -> dict[str, Any]:
+        """离岗: the signed-in clerk leaves the window, even mid-service (a reason is required).
+
+        The window keeps its state, queue and any ticket in service for B, who is told at once
+        (``post.cover_needed``)."""
+        return await self._run(request, hall, staffing.step_away, window, data.reason)
+
+    @post("/{window:str}/cover", operation_id="CoverWindow", status_code=200)
+    async def cover(self, request: Request, hall: FromPath[str], window: FromPath[str]) -> dict[str, Any]:
+        """接岗: the post's B (or A, coming back) takes the window with its queue and any ticket in service."""
+        return await self._run(request, hall, staffing.cover, window)

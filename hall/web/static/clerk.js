@@ -1,4 +1,8 @@
 // The clerk's terminal: log in, sign in to a window, call and serve visitors with buttons or keys.
+// AB posts (AB岗): 离岗 (A: step away, with a reason) leaves the window with its queue and any
+// visitor in service for B; when the server asks this clerk to cover (post.cover_needed names them
+// as `b`) or to staff a tidal window it opened (tidal.opened names them as `clerk`), a notice with
+// one button (C) takes that window. A window's card says 接岗 / 回岗 where cover applies.
 
 import { api, ApiError, errorSentence, fmtWait } from "/static/api.js";
 import { connectStream, connectionBadge } from "/static/stream.js";
@@ -16,11 +20,12 @@ const TICKET_STATES = { called: "已叫号，等候到窗", calling: "已叫号�
 const ALLOWED = {
   "call-next": ["idle", "serving"], recall: ["calling"], "no-show": ["calling"], start: ["calling"],
   finish: ["serving"], transfer: ["serving"], pause: ["idle"], resume: ["paused"],
-  "sign-out": ["idle", "paused", "calling", "serving"],
+  "sign-out": ["idle", "paused", "calling", "serving"], "step-away": ["idle", "paused", "calling", "serving"],
 };
 const SHORTCUTS = { F1: "call-next", " ": "call-next", r: "recall", n: "no-show", s: "start", f: "finish",
-                    t: "transfer", p: "pause", u: "resume", o: "sign-out" };
+                    t: "transfer", p: "pause", u: "resume", o: "sign-out", a: "step-away" };
 const PAUSE_REASONS = ["临时离开", "业务咨询", "系统故障", "会议培训", "用餐休息"];
+const AWAY_REASONS = ["临时离开", "业务请示", "取送材料", "身体不适", "会议培训"];
 
 let session = load();       // {token, username, display_name, window}
 let services = [];
@@ -29,6 +34,7 @@ let current = null;         // {id, number, service, status, channel?, priority?
 let busy = false;
 let clockOffset = 0;
 let stream = null;
+let calls = [];             // windows this clerk is asked to take: [{window, name, text, how}]
 
 function load() { try { return JSON.parse(sessionStorage.getItem(KEY)) || {}; } catch { return {}; } }
 function save() { sessionStorage.setItem(KEY, JSON.stringify(session)); }
@@ -44,6 +50,8 @@ function fail(err) {
   if (err instanceof ApiError && err.status === 401) {
     session = {};
     save();
+    calls = [];
+    renderCalls();
     show("login");
   }
   showError(errorSentence(err));
@@ -73,37 +81,129 @@ $("login-form").addEventListener("submit", async (ev) => {
   }
 });
 
+// How this clerk takes a window: "cover" where the window was left with its state (A stepped away)
+// or where A comes back to B; else "sign-in".
+function takeHow(w) {
+  const p = w.post || {};
+  const me = session.username;
+  if (me !== p.a && me !== p.b) return "sign-in";
+  if (!p.on_duty && w.state !== "closed") return "cover";
+  if (me === p.a && p.on_duty && p.on_duty === p.b) return "cover";
+  return "sign-in";
+}
+
 async function pickWindow() {
   show("pick");
   $("who").textContent = `${session.display_name || session.username} · 请选择窗口`;
+  if (!stream) startStream();   // notices to cover reach this clerk wherever they are
+  if (!services.length) await refreshServices();
   let list;
   try { list = await api(`/halls/${H}/windows`); } catch (err) { fail(err); return; }
+  updateCalls(list);
   $("windows").replaceChildren(...list.map((w) => {
     const b = document.createElement("button");
     b.type = "button";
-    b.className = "win" + (w.post && (w.post.a === session.username || w.post.b === session.username) ? " mine" : "");
+    const p = w.post || {};
+    b.className = "win" + (p.a === session.username || p.b === session.username ? " mine" : "");
     b.dataset.window = w.window;
-    const duty = w.clerk ? `在岗：${w.clerk.name}` : STATES[w.state] || w.state;
-    const role = w.post && w.post.a === session.username ? " · 我的A岗" : w.post && w.post.b === session.username ? " · 我的B岗" : "";
+    const how = takeHow(w);
+    b.dataset.how = how;
+    let duty = w.clerk ? `在岗：${w.clerk.name}${p.covering ? "（B岗代岗）" : ""}` : STATES[w.state] || w.state;
+    if (!p.on_duty && p.away_reason) duty = `暂离：${p.away_reason}`;
+    if (w.tidal_state && w.tidal_state.open && !w.clerk) duty = "潮汐窗口临时开放，待到岗";
+    const role = p.a === session.username ? " · 我的A岗" : p.b === session.username ? " · 我的B岗" : "";
     b.innerHTML = `<div class="n"></div><div class="s"></div>`;
     b.querySelector(".n").textContent = w.name;
     b.querySelector(".s").textContent = `${duty}${role}`;
-    b.addEventListener("click", () => signIn(w.window));
+    if (how === "cover") {
+      const tag = document.createElement("div");
+      tag.className = "take";
+      tag.textContent = p.a === session.username ? "回岗" : "接岗";
+      b.append(tag);
+    }
+    b.addEventListener("click", () => take(w.window, how, w.name));
     return b;
   }));
 }
 
-async function signIn(number) {
+async function take(number, how = "sign-in", name = "") {
   try {
-    await call(`/halls/${H}/windows/${encodeURIComponent(number)}/sign-in`, { method: "POST" });
+    await call(`/halls/${H}/windows/${encodeURIComponent(number)}/${how}`, { method: "POST" });
     session.window = number;
     save();
     clearMessages();
+    calls = calls.filter((c) => c.window !== number);
+    renderCalls();
     await openDesk();
+    if (how === "cover") {
+      const back = win && win.post.a === session.username;
+      showInfo(`${back ? "已回岗" : "已接岗"}：${name || (win ? win.name : number + "号窗口")}`);
+    }
   } catch (err) { fail(err); }
 }
 
-$("logout").addEventListener("click", () => { session = {}; save(); show("login"); });
+// ---------------------------------------------------------------- asked to take a window
+function callsFrom(list) {
+  const me = session.username;
+  const out = [];
+  for (const w of list) {
+    const p = w.post || {};
+    if (p.on_duty || !me) continue;
+    if (p.cover_asked === me) {
+      out.push({ window: w.window, name: w.name, how: "cover", text: `${w.name}A岗离岗，请接岗` });
+    } else if (w.tidal_state && w.tidal_state.open && w.tidal_state.clerk === me) {
+      const names = (w.tidal_state.services || []).map(serviceName).join("、");
+      out.push({ window: w.window, name: w.name, how: p.a === me || p.b === me ? takeHow(w) : "sign-in",
+                 text: `${w.name}临时开放${names ? "（" + names + "）" : ""}，请到岗` });
+    }
+  }
+  return out;
+}
+
+function updateCalls(list) {
+  calls = callsFrom(list);
+  renderCalls();
+}
+
+function renderCalls() {
+  const box = $("calls");
+  const shown = session.token ? calls.filter((c) => c.window !== session.window) : [];
+  box.hidden = shown.length === 0;
+  box.replaceChildren(...shown.map((c, i) => {
+    const row = document.createElement("div");
+    row.className = "call";
+    row.dataset.window = c.window;
+    const text = document.createElement("span");
+    text.className = "text";
+    text.textContent = c.text;
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "btn danger";
+    b.innerHTML = c.how === "cover" ? "立即接岗" : "立即到岗";
+    if (i === 0) b.insertAdjacentHTML("beforeend", "<kbd>C</kbd>");
+    b.addEventListener("click", () => take(c.window, c.how, c.name));
+    row.append(text, b);
+    return row;
+  }));
+}
+
+function onCoverNeeded(d) {
+  if (d.b !== session.username || calls.some((c) => c.window === d.window)) return;
+  calls.push({ window: d.window, name: d.window_name, how: "cover", text: `${d.window_name}A岗离岗，请接岗` });
+  renderCalls();
+}
+
+let callsTimer = null;
+function refreshCallsSoon() {
+  if (callsTimer) return;      // at most one refresh in flight per 300 ms, however busy the hall
+  callsTimer = setTimeout(async () => {
+    callsTimer = null;
+    if (!$("pick").hidden) { await pickWindow(); return; }   // the cards show who is where: keep them current
+    try { updateCalls(await api(`/halls/${H}/windows`)); } catch { /* the next event tries again */ }
+  }, 300);
+}
+
+$("logout").addEventListener("click", () => { session = {}; save(); calls = []; renderCalls(); show("login"); });
 
 // ---------------------------------------------------------------- the desk
 async function openDesk() {
@@ -116,11 +216,15 @@ async function openDesk() {
 async function refreshWindow() {
   let list;
   try { list = await api(`/halls/${H}/windows`); } catch (err) { fail(err); return; }
+  updateCalls(list);
   win = list.find((w) => w.window === session.window) || null;
   if (!win || win.post.on_duty !== session.username) {  // signed out elsewhere
     session.window = undefined;
     save();
-    if (win && win.post.on_duty && win.post.on_duty !== session.username) showError(`${win.name}已由其他工作人员签到`);
+    const p = win ? win.post : {};
+    if (p.on_duty && p.on_duty === p.a && p.b === session.username) showInfo(`${win.name}A岗已回岗，窗口已交还`);
+    else if (p.on_duty && p.on_duty !== session.username) showError(`${win.name}已由其他工作人员签到`);
+    else if (win && win.tidal_state && !win.tidal_state.open) showInfo(`${win.name}潮汐窗口已关闭，您已回到备勤`);
     await pickWindow();
     return;
   }
@@ -155,7 +259,13 @@ function serviceName(code) { const s = services.find((x) => x.code === code); re
 function renderDesk() {
   if (!win) return;
   const clerk = win.clerk ? `${win.clerk.name}（${win.clerk.staff_no || ""}）` : session.display_name;
-  $("who").textContent = `${win.name} · ${clerk}`;
+  const ts = win.tidal_state;
+  const extra = [
+    win.post.covering ? "B岗代岗" : "",
+    ts && ts.open ? `潮汐窗口临时开放：${(ts.services || []).map(serviceName).join("、")}` : "",
+    ts && ts.closing ? "潮汐窗口即将关闭：办完当前群众后自动回到备勤" : "",
+  ].filter(Boolean);
+  $("who").textContent = [`${win.name} · ${clerk}`, ...extra].join(" · ");
   const st = $("state");
   st.className = `state ${win.state}`;
   st.textContent = win.state === "paused" && win.pause_reason ? `暂停服务：${win.pause_reason}` : STATES[win.state] || win.state;
@@ -182,7 +292,8 @@ function renderDesk() {
 
 function mine() {
   if (!win) return [];
-  return win.services.includes("*") ? services : services.filter((s) => win.services.includes(s.code));
+  const codes = win.serving || win.services;  // a tidal window serves the services it took
+  return codes.includes("*") ? services : services.filter((s) => codes.includes(s.code));
 }
 
 function renderQueue() {
@@ -209,6 +320,7 @@ async function act(action) {
   if (busy || !win) return;
   if (!ALLOWED[action].includes(win.state)) return;
   if (action === "pause") { openPause(); return; }
+  if (action === "step-away") { openAway(); return; }
   if (action === "transfer") { openTransfer(); return; }
   await run(action);
 }
@@ -227,11 +339,13 @@ async function run(action, body) {
         showInfo(`已叫号：${r.ticket.number}，请${win.name}准备接待`);
         loadDetails(r.ticket);
       } else showInfo("当前没有等候的号");
-    } else if (action === "sign-out") {
+    } else if (action === "sign-out" || action === "step-away") {
+      const name = win.name;
       session.window = undefined;
       save();
       busy = false;
       await pickWindow();
+      if (action === "step-away") showInfo(`已离岗（${body.reason}），B岗已收到接岗通知；回来后请点击${name}的「回岗」`);
       return;
     }
   } catch (err) {
@@ -245,16 +359,23 @@ async function run(action, body) {
 
 for (const b of document.querySelectorAll("#controls [data-action]")) b.addEventListener("click", () => act(b.dataset.action));
 
-function modalOpen() { return !$("pause-dialog").hidden || !$("transfer-dialog").hidden; }
+function modalOpen() { return !$("pause-dialog").hidden || !$("transfer-dialog").hidden || !$("away-dialog").hidden; }
 
 document.addEventListener("keydown", (ev) => {
-  if ($("desk").hidden || ev.repeat || ev.ctrlKey || ev.altKey || ev.metaKey) return;
+  if (ev.repeat || ev.ctrlKey || ev.altKey || ev.metaKey) return;
   if (modalOpen()) {
     if (ev.key === "Escape") closeModals();
     return;
   }
   const tag = (ev.target && ev.target.tagName) || "";
   if (tag === "INPUT" || tag === "TEXTAREA") return;
+  const first = $("calls").hidden ? null : calls.find((c) => c.window !== session.window);
+  if (ev.key.toLowerCase() === "c" && first) {  // C: take the window this clerk is asked to take
+    ev.preventDefault();
+    take(first.window, first.how, first.name);
+    return;
+  }
+  if ($("desk").hidden) return;
   const action = SHORTCUTS[ev.key.length === 1 ? ev.key.toLowerCase() : ev.key];
   if (!action) return;
   ev.preventDefault();
@@ -295,13 +416,33 @@ function openTransfer() {
   $("transfer-dialog").hidden = false;
 }
 $("transfer-cancel").addEventListener("click", closeModals);
-function closeModals() { $("pause-dialog").hidden = true; $("transfer-dialog").hidden = true; }
+function closeModals() { for (const id of ["pause-dialog", "transfer-dialog", "away-dialog"]) $(id).hidden = true; }
+
+// step away (离岗): a reason is required
+$("away-reasons").replaceChildren(...AWAY_REASONS.map((r) => {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "btn ghost";
+  b.textContent = r;
+  b.addEventListener("click", () => { $("away-reason").value = r; $("away-reason").focus(); });
+  return b;
+}));
+function openAway() { $("away-reason").value = ""; $("away-dialog").hidden = false; $("away-reason").focus(); }
+async function confirmAway() {
+  const reason = $("away-reason").value.trim();
+  if (!reason) { showError("请填写离岗原因"); $("away-reason").focus(); return; }
+  closeModals();
+  await run("step-away", { reason });
+}
+$("away-ok").addEventListener("click", confirmAway);
+$("away-reason").addEventListener("keydown", (ev) => { if (ev.key === "Enter") { ev.preventDefault(); confirmAway(); } });
+$("away-cancel").addEventListener("click", closeModals);
 
 // ---------------------------------------------------------------- stream and clock
 function startStream() {
   stream = connectStream({
     hall,
-    topics: ["ticket", "window"],
+    topics: ["ticket", "window", "post", "tidal"],
     onStatus: connectionBadge($("conn")),
     onSnapshot(msg) {
       const d = msg.data || {};
@@ -309,6 +450,7 @@ function startStream() {
       document.body.dataset.synced = "1";
       if (Array.isArray(d.services)) { services = d.services; renderQueue(); }
       if (session.window) refreshWindow();
+      else if (session.token) refreshCallsSoon();
     },
     onEvent(msg) {
       const d = msg.data || {};
@@ -318,6 +460,11 @@ function startStream() {
       }
       if (msg.type.startsWith("ticket.")) refreshSoon();
       if (msg.type === "window.state" && d.window === session.window && !busy) refreshWindow();
+      if (msg.type === "post.cover_needed") onCoverNeeded(d);
+      if (msg.type.startsWith("post.") || msg.type.startsWith("tidal.") || msg.type === "window.state") {
+        if (session.token) refreshCallsSoon();
+      }
+      if (msg.type.startsWith("tidal.") && d.window === session.window && !busy) refreshWindow();
     },
   });
 }

@@ -1,6 +1,8 @@
 // The hall screen (/screen/hall/{hall}): the current call-out, the last call-outs, waiting counts
 // and estimated waits per service, a clock, a scrolling notice and a status line. Call-outs are
-// spoken through the one announcer of this screen (speech.js).
+// spoken through the one announcer of this screen (speech.js). Tidal windows (潮汐窗口) the hall
+// opens are shown in a banner above the notice line ("7号窗口临时开放：不动产登记") and spoken in the
+// same queue as call-outs; a service whose wait alert (等待预警) is raised is marked 等候较长.
 //
 // URL options: ?repeat=N (times each call-out is spoken, default 2), ?speak_ms=M (how long a
 // call-out is held when there is no Chinese voice, default 1500), ?n=K (call-outs listed, default 8),
@@ -39,6 +41,8 @@ let callouts = [];                // newest first: {ticket, ticket_id, window, w
 let clockOffset = 0;              // hall clock minus this machine's clock (ms)
 let connection = "connecting";
 let voiceState = "checking";
+const tidal = new Map();          // window -> announcement of an open tidal window
+const alerts = new Set();         // services whose wait alert is raised
 
 const SERVER_AUDIO = params.get("audio") === "server";
 const announcer = createAnnouncer({
@@ -82,12 +86,14 @@ function renderServices() {
   const body = $("services");
   body.replaceChildren();
   for (const s of services.values()) {
-    const tr = el("tr", s.open ? "" : "closed");
+    const tr = el("tr", [s.open ? "" : "closed", alerts.has(s.code) ? "alert" : ""].join(" ").trim());
     tr.append(el("td", "svc-name", s.name));
     const w = el("td", "svc-waiting");
     w.append(el("b", "", String(s.waiting ?? 0)), el("small", "", " 人"));
     tr.append(w);
-    tr.append(el("td", "svc-est", s.open === false ? "暂停办理" : fmtWait(s.est_wait_s)));
+    const est = el("td", "svc-est", s.open === false ? "暂停办理" : fmtWait(s.est_wait_s));
+    if (s.open !== false && alerts.has(s.code)) est.prepend(el("span", "svc-alert", "等候较长"));
+    tr.append(est);
     body.append(tr);
   }
 }
@@ -107,6 +113,18 @@ function renderStatus() {
   if (connection === "live") st.prepend(el("span", "ok", "● "));
   st.classList.toggle("down", connection === "down");
   document.body.classList.toggle("offline", connection === "down");
+}
+
+function renderTidal(flash) {
+  const box = $("tidal");
+  const items = [...tidal.values()];
+  box.hidden = items.length === 0;
+  box.replaceChildren(el("span", "hs-tidal-tag", "潮汐窗口"), ...items.map((t) => el("span", "hs-tidal-item", t)));
+  if (flash) {
+    box.classList.remove("flash");
+    void box.offsetWidth;
+    box.classList.add("flash");
+  }
 }
 
 const WEEK = ["日", "一", "二", "三", "四", "五", "六"];
@@ -144,7 +162,12 @@ function onSnapshot(msg) {
   const d = msg.data || {};
   if (typeof d.now_ms === "number") clockOffset = d.now_ms - Date.now();
   callouts = (d.callouts || []).slice(0, RECENT_N + 1);
-  if (d.services) { services.clear(); setServices(d.services); }
+  tidal.clear();
+  for (const t of d.tidal || []) if (t.announcement) tidal.set(t.window, t.announcement);
+  alerts.clear();
+  for (const a of d.wait_alerts || []) alerts.add(a.service);
+  if (d.services) { services.clear(); setServices(d.services); } else renderServices();
+  renderTidal(false);
   renderCurrent(false);
   renderRecent();
   renderClock();
@@ -155,19 +178,37 @@ function onCalled(msg) {
   callouts = [d, ...callouts.filter((c) => c.ticket_id !== d.ticket_id)].slice(0, RECENT_N + 1);
   renderCurrent(true);
   renderRecent();
+  if (fresh(msg)) announcer.announce(d.announcement);
+}
+
+function fresh(msg) {
   const at = Date.parse(msg.at);
-  if (!Number.isFinite(at) || hallNow() - at < STALE_MS) announcer.announce(d.announcement);
+  return !Number.isFinite(at) || hallNow() - at < STALE_MS;
+}
+
+function onTidal(msg) {
+  const d = msg.data;
+  if (msg.type === "tidal.closed") { tidal.delete(d.window); renderTidal(false); return; }
+  if (!d.announcement) return;
+  tidal.set(d.window, d.announcement);
+  renderTidal(true);
+  if (fresh(msg)) announcer.announce(d.announcement);
 }
 
 function onEvent(msg) {
   const d = msg.data || {};
   if (msg.type === "ticket.called") onCalled(msg);
+  if (msg.type === "tidal.opened" || msg.type === "tidal.changed" || msg.type === "tidal.closed") onTidal(msg);
+  if (msg.type === "wait.alert" || msg.type === "wait.cleared") {
+    if (msg.type === "wait.alert") alerts.add(d.service); else alerts.delete(d.service);
+    renderServices();
+  }
   if (msg.type.startsWith("ticket.") && d.service && typeof d.waiting === "number" && services.has(d.service)) {
     services.get(d.service).waiting = d.waiting;
     renderServices();
   }
   if (msg.type === "ticket.transferred" || msg.type === "ticket.expired" || msg.type === "ticket.no_show"
-      || msg.type.startsWith("service.")) {
+      || msg.type.startsWith("service.") || msg.type.startsWith("tidal.") || msg.type.startsWith("wait.")) {
     refreshServicesSoon();
   }
 }
@@ -182,10 +223,11 @@ function onStatus(s) {
 $("notice").replaceChildren(el("span", "", NOTICE), el("span", "", NOTICE));
 $("notice").style.animationDuration = `${Math.max(20, NOTICE.length * 0.35)}s`;
 $("current").addEventListener("animationend", () => $("current").classList.remove("flash"));
+$("tidal").addEventListener("animationend", () => $("tidal").classList.remove("flash"));
 renderCurrent(false);
 renderRecent();
 renderClock();
 renderStatus();
 setInterval(renderClock, 1000);
 setInterval(refreshServices, SERVICES_REFRESH_MS);
-connectStream({ hall, topics: ["ticket", "service"], onSnapshot, onEvent, onStatus });
+connectStream({ hall, topics: ["ticket", "service", "tidal", "wait"], onSnapshot, onEvent, onStatus });

@@ -1,7 +1,10 @@
 // The window screen (/screen/window/{hall}/{window}), above a counter: the number now served, the
 // window's name, the clerk on duty (display name and staff number, never a full name) and the
 // window's state. State and number follow the stream at once; the clerk comes from
-// GET /windows, fetched again on every window.state event of this window.
+// GET /windows, fetched again on every window.state event of this window. AB posts and tidal
+// windows (#4): 由B岗代岗 while B covers, 暂离 while the clerk stepped away (the number in service
+// stays), 窗口临时开放 for a tidal window the controller opened before its clerk arrives, and the
+// services a tidal window takes.
 
 import { connectStream } from "/static/stream.js";
 import { api } from "/static/api.js";
@@ -12,7 +15,8 @@ const $ = (id) => document.getElementById(id);
 
 const STATE_TEXT = { serving: "服务中", calling: "叫号中", idle: "空闲", paused: "暂停服务", closed: "未开放" };
 
-let view = { state: "closed", ticket: null, reason: null, clerk: null, name: null, onB: false, services: [] };
+let view = { state: "closed", ticket: null, reason: null, clerk: null, name: null, onB: false, services: [],
+             away: null, tidal: null };
 let serviceNames = {};
 let connection = "connecting";
 let clockOffset = 0;
@@ -20,13 +24,23 @@ let clockOffset = 0;
 function render() {
   $("window-name").textContent = view.name || `${number}号窗口`;
   document.title = `${view.name || number + "号窗口"} · 窗口屏`;
-  const names = view.services.map((c) => serviceNames[c] || c);
-  $("window-services").textContent = names.length ? `办理业务：${names.join("、")}` : "";
+  const tidal = view.tidal && view.tidal.open ? view.tidal : null;
+  const codes = tidal && tidal.services.length ? tidal.services : view.services;
+  const names = codes.map((c) => serviceNames[c] || c);
+  let services = names.length ? `办理业务：${names.join("、")}` : "";
+  if (tidal) services = `临时开放 · ${services}`;
+  if (view.tidal && view.tidal.closing) services = "本窗口即将关闭，请到其他窗口办理";
+  $("window-services").textContent = services;
 
   const st = $("state");
-  const text = STATE_TEXT[view.state] || view.state;
-  st.textContent = view.state === "paused" && view.reason ? `${text}（${view.reason}）` : text;
-  st.className = `ws-state ${view.state}`;
+  let text = STATE_TEXT[view.state] || view.state;
+  let cls = view.state;
+  if (view.state === "paused" && view.reason) text = `${text}（${view.reason}）`;
+  if (!view.clerk && view.away) { text = "暂离"; cls = "away"; }               // stepped away: B is on the way
+  else if (!view.clerk && tidal) { text = "窗口临时开放"; cls = "tidal"; }      // opened, clerk on the way
+  st.textContent = text;
+  st.className = `ws-state ${cls}`;
+  document.body.dataset.state = cls;
 
   const showTicket = (view.state === "serving" || view.state === "calling") && view.ticket;
   $("number").textContent = showTicket ? view.ticket : "—";
@@ -35,7 +49,7 @@ function render() {
 
   const c = view.clerk;
   $("clerk").classList.toggle("vacant", !c);
-  $("clerk-name").textContent = c ? c.name : "暂无人员";
+  $("clerk-name").textContent = c ? c.name : (view.away || tidal) ? "工作人员即将到岗" : "暂无人员";
   $("clerk-no").textContent = c && c.staff_no ? `工号 ${c.staff_no}` : "";
   $("avatar").textContent = c && c.name ? [...c.name][0] : "岗";
   $("duty").hidden = !(c && view.onB);
@@ -67,7 +81,8 @@ async function fetchWindow() {
     view = {
       state: w.state, ticket: w.current_ticket ? w.current_ticket.number : null, reason: w.pause_reason,
       clerk: w.clerk || null, name: w.name, services: w.services || [],
-      onB: Boolean(post.on_duty && post.b && post.on_duty === post.b),
+      onB: Boolean(post.covering ?? (post.on_duty && post.b && post.on_duty === post.b)),
+      away: !post.on_duty && post.away_reason ? post.away_reason : null, tidal: w.tidal_state || null,
     };
     render();
   } catch { /* the stream tells us when to try again */ }
@@ -92,8 +107,10 @@ function onSnapshot(msg) {
   if (typeof d.now_ms === "number") clockOffset = d.now_ms - Date.now();
   const w = (d.windows || []).find((x) => x.window === number);
   if (w) {
+    const post = w.post || {};
     view = { ...view, state: w.state, ticket: w.current_ticket, reason: w.pause_reason, clerk: w.clerk,
-             name: w.name, services: w.services || view.services };
+             name: w.name, services: w.services || view.services, onB: Boolean(post.covering),
+             away: !post.on_duty && post.away_reason ? post.away_reason : null, tidal: w.tidal_state || null };
     render();
   }
   renderClock();
@@ -103,6 +120,7 @@ function onSnapshot(msg) {
 function onEvent(msg) {
   const d = msg.data || {};
   if (msg.type.startsWith("post.")) { fetchSoon(); return; }   // A/B post changes (issue #4)
+  if (msg.type.startsWith("tidal.")) { if (d.window === number) fetchSoon(); return; }
   if (d.window !== number) return;
   if (msg.type === "window.state") {
     view = { ...view, state: d.state, reason: d.state === "paused" ? (d.reason || view.reason) : null };
@@ -131,4 +149,4 @@ render();
 renderClock();
 setInterval(renderClock, 1000);
 fetchServiceNames();
-connectStream({ hall, topics: ["window", "ticket", "post"], onSnapshot, onEvent, onStatus });
+connectStream({ hall, topics: ["window", "ticket", "post", "tidal"], onSnapshot, onEvent, onStatus });

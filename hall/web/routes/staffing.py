@@ -1,0 +1,132 @@
+"""Staffing (#4): leave, A/B posts and their audit, the controller's decisions, the manager's
+tidal override, and alarms. Step-away and cover are window actions (``windows.py``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, post, put
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
+
+from hall import alarms
+from hall.errors import BadRequest
+from hall.web.deps import STAFF_ROLES, require_actor, server_of
+from hall.windows import staffing
+
+SUPERVISORS = ("manager", "admin")
+CLERKS = ("clerk", "manager", "admin")
+DECISION_KINDS = ("tidal", "post", "wait")
+ALARM_STATES = ("active", "acked", "cleared", "closed", "open")
+TIDAL_ACTIONS = ("open", "close", "release")
+
+
+@dataclass
+class LeaveBody:
+    clerk: str
+    start: str  # ISO 8601; without an offset, the hall's local time
+    end: str
+    reason: str | None = None
+
+
+@dataclass
+class PostBody:
+    a: str
+    b: str | None = None
+
+
+@dataclass
+class TidalBody:
+    action: str  # "open" | "close" | "release"
+    services: list[str] | None = None  # for "open": what the window takes (default: all it can serve)
+    minutes: int = 60  # how long the hold lasts
+
+
+def _one_of(value: str | None, allowed: tuple[str, ...], field: str) -> None:
+    if value and value not in allowed:
+        raise BadRequest(f"{field} 须为 {'、'.join(allowed)} 之一", f"{field} must be one of {', '.join(allowed)}",
+                         code=f"bad_{field}")
+
+
+class StaffingController(Controller):
+    path = "/api/v1/halls/{hall:str}"
+    tags = ["staffing"]
+
+    # ------------------------------------------------------------------ leave
+    @post("/leaves", operation_id="RegisterLeave", status_code=201)
+    async def register_leave(self, request: Request, hall: FromPath[str], data: JSONBody[LeaveBody]) -> dict[str, Any]:
+        """Register leave in advance (a clerk their own, a manager anyone's); 409 ``leave_conflict`` when
+        the A and the B of one post would be away at the same time."""
+        srv = server_of(request)
+        h = srv.hall(hall)
+        actor = await require_actor(request, *CLERKS, hall=hall)
+        return await srv.db.write(staffing.register_leave, h, actor, data.clerk, data.start, data.end,
+                                  data.reason or "")
+
+    @get("/leaves", operation_id="ListLeaves")
+    async def list_leaves(self, request: Request, hall: FromPath[str]) -> list[dict[str, Any]]:
+        """Registered leave, not cancelled, by start time."""
+        srv = server_of(request)
+        h = srv.hall(hall)
+        await require_actor(request, "clerk", "duty_officer", *SUPERVISORS, hall=hall)
+        return await srv.db.read(staffing.list_leaves, h)
+
+    @delete("/leaves/{leave_id:str}", operation_id="CancelLeave", status_code=200)
+    async def cancel_leave(self, request: Request, hall: FromPath[str], leave_id: FromPath[str]) -> dict[str, Any]:
+        """Cancel a leave (one's own, or anyone's for a manager)."""
+        srv = server_of(request)
+        h = srv.hall(hall)
+        actor = await require_actor(request, *CLERKS, hall=hall)
+        return await srv.db.write(staffing.cancel_leave, h, actor, leave_id)
+
+    # ------------------------------------------------------------------ posts and audit
+    @put("/posts/{window:str}", operation_id="SetPost", status_code=200)
+    async def set_post(self, request: Request, hall: FromPath[str], window: FromPath[str], data: JSONBody[PostBody]) -> dict[str, Any]:
+        """The manager changes a window's A/B clerks (audited, and a ``post.changed`` event)."""
+        srv = server_of(request)
+        h = srv.hall(hall)
+        actor = await require_actor(request, *SUPERVISORS, hall=hall)
+        return await srv.db.write(staffing.set_post, h, actor, window, data.a, data.b)
+
+    @get("/audit", operation_id="AuditLog")
+    async def audit(self, request: Request, hall: FromPath[str],
+                    limit: int = Parameter(default=200, ge=1, le=1000)) -> list[dict[str, Any]]:
+        """Who changed what (posts, leave, tidal overrides), newest first."""
+        srv = server_of(request)
+        h = srv.hall(hall)
+        await require_actor(request, *SUPERVISORS, hall=hall)
+        return await srv.db.read(staffing.audit_log, h, limit)
+
+    # ------------------------------------------------------------------ the controller
+    @get("/decisions", operation_id="ListDecisions")
+    async def decisions(self, request: Request, hall: FromPath[str], kind: FromQuery[str | None] = None,
+                        limit: int = Parameter(default=200, ge=1, le=1000)) -> list[dict[str, Any]]:
+        """Every decision of the staffing controller (and of managers), newest first, with its reason."""
+        srv = server_of(request)
+        h = srv.hall(hall)
+        await require_actor(request, "duty_officer", *SUPERVISORS, hall=hall)
+        _one_of(kind, DECISION_KINDS, "kind")
+        return await srv.db.read(staffing.decisions, h, kind, limit)
+
+    @post("/tidal/{window:str}", operation_id="HoldTidal", status_code=200)
+    async def hold_tidal(self, request: Request, hall: FromPath[str], window: FromPath[str], data: JSONBody[TidalBody]) -> dict[str, Any]:
+        """The manager's override of a tidal window: hold it open (``services``) or closed for
+        ``minutes``, or release it to the policy. Answers the window's view."""
+        srv = server_of(request)
+        h = srv.hall(hall)
+        actor = await require_actor(request, *SUPERVISORS, hall=hall)
+        _one_of(data.action or "?", TIDAL_ACTIONS, "action")
+        return await srv.db.write(staffing.hold_tidal, h, actor, window, data.action, data.services, data.minutes)
+
+    # ------------------------------------------------------------------ alarms
+    @get("/alarms", operation_id="ListAlarms")
+    async def alarms(self, request: Request, hall: FromPath[str],
+                     alarm_state: Annotated[str | None, QueryParameter(name="state")] = None) -> list[dict[str, Any]]:
+        """Alarms, newest first; ``state`` is ``active``, ``acked``, ``cleared``, ``closed`` or ``open``
+        (any of the first three)."""
+        srv = server_of(request)
+        h = srv.hall(hall)
+        await require_actor(request, *STAFF_ROLES, hall=hall)
+        _one_of(alarm_state, ALARM_STATES, "state")
+        return await srv.db.read(alarms.list_alarms, h, alarm_state)
+
