@@ -168,6 +168,44 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import time
+    from datetime import date
+
+    from hall.hallconfig import default_config_path, load_halls
+    from hall.sim.params import REFERENCE_DATE
+    from hall.sim.report import render, to_json
+    from hall.sim.runner import simulate
+
+    halls = load_halls(args.config or [default_config_path()])
+    cfg = next((h for h in halls if h.id == args.hall), None) if args.hall else halls[0]
+    if cfg is None:
+        print(f"没有大厅「{args.hall}」/ unknown hall {args.hall!r} (known: {', '.join(h.id for h in halls)})",
+              file=sys.stderr)
+        return 2
+    try:
+        day = date.fromisoformat(args.date) if args.date else REFERENCE_DATE
+    except ValueError:
+        print(f"日期格式应为 YYYY-MM-DD / --date must look like 2026-11-23, got {args.date!r}", file=sys.stderr)
+        return 2
+    t0 = time.monotonic()
+
+    def progress(msg: str) -> None:
+        print(f"[{time.monotonic() - t0:5.1f}s] {msg}", file=sys.stderr, flush=True)
+
+    try:
+        result = simulate(cfg, seed=args.seed, day=day, progress=progress)
+    except ValueError as e:
+        print(f"无法模拟 / cannot simulate: {e}", file=sys.stderr)
+        return 2
+    print(render(result))
+    if args.json_path:
+        Path(args.json_path).write_text(to_json(result), encoding="utf-8")
+        progress(f"写入 wrote {args.json_path}")
+    progress("完成 done")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hall", description="政务服务大厅现场运营系统 / hall operations")
     sub = p.add_subparsers(dest="command", required=True)
@@ -181,6 +219,13 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--port", type=int, default=8000)
     d.add_argument("--seed", type=int, default=7)
     d.set_defaults(fn=cmd_demo)
+    m = sub.add_parser("simulate", help="replay a simulated day: dedicated vs pooled vs tidal + AB windows")
+    m.add_argument("--config", action="append", help="hall TOML file (default: the bundled example hall)")
+    m.add_argument("--hall", help="hall id (default: the first hall of the configuration)")
+    m.add_argument("--seed", type=int, default=1)
+    m.add_argument("--date", help="the day to simulate, YYYY-MM-DD (default: 2026-11-23, a Monday)")
+    m.add_argument("--json", dest="json_path", metavar="FILE", help="write the figures to FILE as JSON")
+    m.set_defaults(fn=cmd_simulate)
     u = sub.add_parser("user", help="staff accounts")
     usub = u.add_subparsers(dest="user_command", required=True)
     ua = usub.add_parser("add", help="create a staff account")

@@ -110,6 +110,7 @@ def _called(tx: Tx, h: HallRuntime, wcfg: Any, row: Any, ticket_id: str, now: An
         _finish_current(tx, h, row, wcfg, now, rating=None)
     repo.set_window(tx.conn, h.id, wcfg.number, state="calling", ticket_id=ticket_id, priority_streak=streak,
                     updated_ms=ms(now))
+    h.forget("open_windows")  # a window became free or busy: estimates count free ones
     window_event(tx, h, wcfg.number, "calling", now, ticket=t.number)
     return ticket_brief(h, t)
 
@@ -138,6 +139,7 @@ def no_show(tx: Tx, h: HallRuntime, number: str, actor: Actor | None) -> dict[st
     now = h.now()
     repo.set_ticket(tx.conn, h.id, t.id, status="no_show", no_show_ms=ms(now))
     repo.set_window(tx.conn, h.id, number, state=state, ticket_id=None, updated_ms=ms(now))
+    h.forget("open_windows")  # a window became free or busy: estimates count free ones
     tx.emit(h.id, "ticket.no_show", now, {"ticket": t.number, "ticket_id": t.id, "service": t.service,
                                           "window": number})
     window_event(tx, h, wcfg.number, state, now)
@@ -163,6 +165,7 @@ def finish(tx: Tx, h: HallRuntime, number: str, actor: Actor | None, rating: int
     now = h.now()
     t = _finish_current(tx, h, row, wcfg, now, rating)
     repo.set_window(tx.conn, h.id, number, state=state, ticket_id=None, updated_ms=ms(now))
+    h.forget("open_windows")  # a window became free or busy: estimates count free ones
     window_event(tx, h, wcfg.number, state, now)
     return {"ticket": ticket_brief(h, t, status="finished")}
 
@@ -183,6 +186,7 @@ def transfer(tx: Tx, h: HallRuntime, number: str, actor: Actor | None, service: 
     repo.set_ticket(tx.conn, h.id, t.id, status="waiting", service=target.code, priority="transferred",
                     window=None, overtaken=0, transfers=t.transfers + 1, called_ms=None, started_ms=None)
     repo.set_window(tx.conn, h.id, number, state=state, ticket_id=None, updated_ms=ms(now))
+    h.forget("open_windows")  # a window became free or busy: estimates count free ones
     tx.emit(h.id, "ticket.transferred", now, {
         "ticket": t.number, "ticket_id": t.id, "service": target.code, "from_service": t.service,
         "window": number, "waiting": repo.waiting_in(tx.conn, h.id, target.code),

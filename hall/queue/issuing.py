@@ -22,6 +22,7 @@ from hall.queue.estimate import effective_windows, estimate_wait_s, mean_service
 from hall.queue.policy import Waiting
 from hall.runtime import HallRuntime, ms
 from hall.windows.events import window_event
+from hall.windows.states import services_of
 
 OPEN_STATES = ("idle", "calling", "serving")
 _INSERT_IDEM = insert(idem_t)
@@ -165,22 +166,47 @@ def _appointment_priority(h: HallRuntime, appt: Any, now_ms: int) -> str:
 
 
 def estimate_for(conn: Connection, h: HallRuntime, service: str, ahead: int) -> int:
-    """Predicted wait for a ticket with ``ahead`` people before it (inputs cached for a moment)."""
+    """Predicted wait for a ticket with ``ahead`` people of its service before it.
+
+    Counts the windows someone is at (a tidal window for the services it took; a closing one
+    calls nobody new), and how many of them are free now. When none of them serves the service,
+    the windows whose clerk is away for a moment (paused, stepped away) count instead: they are
+    what the queue waits for; when none is open at all, the regular windows as they will open.
+    Inputs are cached for a moment.
+    """
     svc = h.cfg.service(service)
-    served = h.cached("open_windows", 2.0, lambda: _open_window_services(conn, h))
+    windows_now = h.cached("open_windows", 2.0, lambda: _staffed_windows(conn, h))
     waiting = h.cached("waiting", 1.0, lambda: repo.waiting_counts(conn, h.id))
     day_start = ms(h.now().replace(hour=0, minute=0, second=0, microsecond=0))
     recent = h.cached(f"recent:{service}", 15.0, lambda: repo.recent_service_s(conn, h.id, service, day_start))
     mean = mean_service_s(recent, svc.service_min)
-    windows = effective_windows(service, served, {**waiting, service: max(waiting.get(service, 0), ahead + 1)})
-    return estimate_wait_s(ahead, mean, windows)
+    counts = {**waiting, service: max(waiting.get(service, 0), ahead + 1)}
+    staffed = [(served, st) for served, st in windows_now if st != "away"]
+    if not any(service in served for served, _ in staffed):
+        staffed = windows_now
+    if not any(service in served for served, _ in staffed):  # no window of the service is open
+        staffed = [(frozenset(w.services), "unopened") for w in h.cfg.windows if w.kind != "tidal"]
+    windows = effective_windows(service, [served for served, _ in staffed], counts)
+    free = sum(1 for served, st in staffed if st == "free" and service in served)
+    if any(st == "unopened" and service in served for served, st in staffed):
+        free = 1  # nobody signed in yet: the first ticket waits only for the opening
+    return estimate_wait_s(ahead, mean, windows, free)
 
 
-def _open_window_services(conn: Connection, h: HallRuntime) -> list[set[str]]:
-    """Services of the windows open now; when none is, of the hall's regular (non-standby) windows."""
-    open_now = {r.window for r in repo.window_rows(conn, h.id) if r.state in OPEN_STATES}
-    chosen = [w for w in h.cfg.windows if w.number in open_now] or [w for w in h.cfg.windows if w.kind != "tidal"]
-    return [set(w.services) for w in chosen]
+def _staffed_windows(conn: Connection, h: HallRuntime) -> list[tuple[frozenset[str], str]]:
+    """(services called for, "free" / "busy" / "away") of each open window; when none is open, the
+    hall's regular (non-standby) windows, "unopened"."""
+    out = []
+    for r in repo.window_rows(conn, h.id):
+        wcfg = h.cfg.window(r.window)
+        if wcfg is None or r.state == "closed" or r.tidal_closing:
+            continue
+        if r.clerk is None or r.state not in OPEN_STATES:
+            state = "away"
+        else:
+            state = "free" if r.state == "idle" else "busy"
+        out.append((frozenset(services_of(wcfg, r)), state))
+    return out or [(frozenset(w.services), "unopened") for w in h.cfg.windows if w.kind != "tidal"]
 
 
 def requeue(tx: Tx, h: HallRuntime, ticket_id: str) -> dict[str, Any]:

@@ -97,6 +97,23 @@ def covers_to_ask(statuses: Sequence[PostStatus], available: Collection[str]) ->
     return asked
 
 
+def recall_from_tidal(statuses: Sequence[PostStatus], asked: Collection[str],
+                      tidal_staff: dict[str, str]) -> dict[str, str]:
+    """Tidal window -> the regular post its clerk is needed at: 不得以任何理由空岗 comes before an
+    extra window. For every unattended expected post that nobody was asked to cover (``asked``:
+    the windows with a B on the way) whose B staffs an open tidal window, that window closes so B
+    can come once the visitor in service is done. ``tidal_staff`` is tidal window -> its clerk."""
+    by_clerk = {c: w for w, c in tidal_staff.items()}
+    out: dict[str, str] = {}
+    for s in statuses:
+        if not s.expected or s.on_duty is not None or s.post.window in asked or s.post.window in tidal_staff:
+            continue
+        tidal = by_clerk.get(s.post.b) if s.post.b else None
+        if tidal is not None and tidal not in out:
+            out[tidal] = s.post.window
+    return out
+
+
 def vacant(status: PostStatus, now_s: float, limit_s: float) -> bool:
     """空岗: expected, nobody there, for longer than the limit."""
     return (

@@ -37,6 +37,7 @@ from hall.windows.posts import (
     available_clerks,
     covers_to_ask,
     leave_conflict,
+    recall_from_tidal,
     vacant,
 )
 from hall.windows.tidal import Calendar, ServiceLoad, TidalRules, TidalWindow, decide
@@ -518,7 +519,16 @@ def tick(tx: Tx, h: HallRuntime) -> list[dict[str, Any]]:
     asked_tidal = {r.tidal_clerk for r in rows.values() if r.tidal_open and r.tidal_clerk and r.clerk is None}
     already = {r.cover_asked for r in rows.values() if r.cover_asked and r.clerk is None}
     b_free = available_clerks(backups, signed_in | asked_tidal, leaves, now_s)
-    for number, b in covers_to_ask(statuses, b_free).items():
+    asks = covers_to_ask(statuses, b_free)
+    tidal_staff = {r.window: r.clerk for r in rows.values()
+                   if r.clerk and r.tidal_open and not r.tidal_closing and not r.held}
+    on_the_way = set(asks) | {r.window for r in rows.values() if r.cover_asked and r.clerk is None}
+    regular = [st for st in statuses if h.cfg.window(st.post.window).kind != "tidal"]
+    for tidal, post_window in recall_from_tidal(regular, on_the_way, tidal_staff).items():
+        wname = h.cfg.window(post_window).name
+        out.append(_close_tidal(tx, h, now, h.cfg.window(tidal), rows[tidal], "cover",
+                                f"{tidal_staff[tidal]}需接{wname}（AB岗优先）"))
+    for number, b in asks.items():
         row = rows[number]
         if row.cover_asked == b:
             continue  # asked already during this absence

@@ -292,9 +292,18 @@ class QueueMachine(RuleBasedStateMachine):
         # "N ahead of you" is what the policy would call first, among the same service's queue
         ahead = ahead_of(t.waiting(), self.queue(), POLICY)
         assert body["ahead"] == ahead
-        assert (body["est_wait_s"] == 0) == (ahead == 0)
+        # No wait is predicted exactly when a window that serves the service is free for this ticket.
+        assert (body["est_wait_s"] == 0) == (ahead < self.free_windows_for(service))
         self.tickets[t.id] = t
         return t.id
+
+    def free_windows_for(self, service: str) -> int:
+        """Windows free to call a new ticket of ``service`` now, as the estimate counts them: the idle
+        ones among the staffed; with none staffed, the hall's regular windows are assumed (one)."""
+        serving = [w for n, w in self.windows.items() if service in CFG.window(n).services]
+        if any(w.state in ("idle", "calling", "serving") for w in serving):
+            return sum(1 for w in serving if w.state == "idle")
+        return 0 if any(w.state == "paused" for w in serving) else 1
 
     @rule(target=issued, crowd=st.lists(st.tuples(st.sampled_from(SERVICES), st.sampled_from(["normal", "green"]),
                                                  st.sampled_from([0, 1, 60])), min_size=2, max_size=5))

@@ -13,6 +13,7 @@ from hall.windows.posts import (
     available_clerks,
     covers_to_ask,
     leave_conflict,
+    recall_from_tidal,
     vacant,
 )
 
@@ -115,3 +116,12 @@ def test_vacant_only_past_the_limit_and_only_while_expected():
     assert vacant(st_, LIMIT_S + 1, LIMIT_S)
     assert not vacant(PostStatus(POSTS[0], False, None, 0.0), LIMIT_S * 3, LIMIT_S)
     assert not vacant(PostStatus(POSTS[0], True, "c12", 0.0), LIMIT_S * 3, LIMIT_S)
+
+
+def test_a_b_at_a_tidal_window_is_called_back_to_an_empty_post():
+    """不得以任何理由空岗: the tidal window closes so its clerk can cover; not when B is on the way."""
+    statuses = [PostStatus(POSTS[0], True, None, 0.0), PostStatus(POSTS[1], True, "c03", None)]
+    assert recall_from_tidal(statuses, set(), {"7": "c12"}) == {"7": "1"}
+    assert recall_from_tidal(statuses, {"1"}, {"7": "c12"}) == {}
+    assert recall_from_tidal(statuses, set(), {"7": "c99"}) == {}
+    assert recall_from_tidal([PostStatus(POSTS[0], False, None, 0.0)], set(), {"7": "c12"}) == {}
