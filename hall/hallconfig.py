@@ -88,6 +88,20 @@ def _span_minutes(span: str) -> tuple[int, int]:
     return h1 * 60 + m1, h2 * 60 + m2
 
 
+def _checked_spans(spans: list[str]) -> list[tuple[int, int, int]]:
+    """``(start, end, index)`` of each span, in minutes; a bad or empty span is an error at its index."""
+    out = []
+    for i, span in enumerate(spans):
+        try:
+            start, end = _span_minutes(span)
+        except ValueError as e:
+            raise _At((i,), str(e)) from None
+        if start >= end:
+            raise _At((i,), f'开始时间须早于结束时间 / start must be before end in "{span}"')
+        out.append((start, end, i))
+    return out
+
+
 def _days_text(days: list[int]) -> str:
     ds = sorted(days)
     if ds == list(range(1, 8)):
@@ -129,16 +143,7 @@ class ServiceCfg(BaseModel):
             return None
         if not hours:
             raise ValueError("至少需要一个办理时段 / at least one span of hours is needed")
-        spans: list[tuple[int, int, int]] = []
-        for i, span in enumerate(hours):
-            try:
-                start, end = _span_minutes(span)
-            except ValueError as e:
-                raise _At((i,), str(e)) from None
-            if start >= end:
-                raise _At((i,), f'开始时间须早于结束时间 / start must be before end in "{span}"')
-            spans.append((start, end, i))
-        spans.sort()
+        spans = sorted(_checked_spans(hours))
         for (_, end1, i1), (start2, _, i2) in zip(spans, spans[1:], strict=False):
             if start2 < end1:
                 raise _At((i2,), f'时段重叠 / "{hours[i2]}" overlaps "{hours[i1]}"')
@@ -320,13 +325,7 @@ class StaffingCfg(BaseModel):
     @field_validator("lunch")
     @classmethod
     def _check_lunch(cls, spans: list[str]) -> list[str]:
-        for i, span in enumerate(spans):
-            try:
-                start, end = _span_minutes(span)
-            except ValueError as e:
-                raise _At((i,), str(e)) from None
-            if start >= end:
-                raise _At((i,), f'开始时间须早于结束时间 / start must be before end in "{span}"')
+        _checked_spans(spans)
         return spans
 
     def lunch_at(self, local_dt: datetime) -> bool:

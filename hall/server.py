@@ -37,6 +37,9 @@ class HallServer:
     channels: ChannelsPlugin | None = None
     sessions: dict[str, tuple[Any, float, int]] = field(default_factory=dict)  # token -> actor, until, expiry
     loop: asyncio.AbstractEventLoop | None = None
+    # The staffing controller runs on its own every tidal.check_every_s; tests on a manual clock
+    # turn that off and call staffing_tick() when they mean it.
+    auto_staffing: bool = True
 
     @classmethod
     def build(cls, db: Database, cfgs: list[HallCfg], clock: Clock, secret: bytes) -> HallServer:
@@ -84,7 +87,8 @@ class HallServer:
         loop = asyncio.get_running_loop()
         start = loop.time()
         next_day = start + every_s
-        interval = {hid: staffing_every_s or float(h.cfg.tidal.check_every_s) for hid, h in self.halls.items()}
+        interval = {hid: staffing_every_s or float(h.cfg.tidal.check_every_s) for hid, h in self.halls.items()
+                    if self.auto_staffing or staffing_every_s is not None}
         next_tick = {hid: start + s for hid, s in interval.items()}
         while True:
             await asyncio.sleep(max(0.0, min([next_day, *next_tick.values()]) - loop.time()))

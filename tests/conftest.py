@@ -59,7 +59,10 @@ def make_hall(tmp_path: Path, clock: ManualClock, *, database_url: str | None = 
         env["HALL_DATABASE_URL"] = database_url
     if redis:
         env["HALL_REDIS_URL"] = redis
-    return build(configs, settings=get_settings(env), clock=clock)
+    h = build(configs, settings=get_settings(env), clock=clock)
+    # The clock moves only when a test says so; so does the staffing controller (staffing_tick()).
+    h.server.auto_staffing = False
+    return h
 
 
 @pytest.fixture

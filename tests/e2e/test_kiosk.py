@@ -45,7 +45,10 @@ def test_scanned_id_card_takes_a_ticket_and_the_number_is_not_kept(live, new_pag
     assert page.locator("#scan").input_value() == ""
     screenshot(page, "kiosk-ticket")
 
-    # the same person again for the same service: the 409 as a plain sentence
+    # the same person again for the same service: the 409 as a plain sentence. First let the slip
+    # finish loading: a scan leaves the ticket screen and unloads the slip's frame, and Playwright's
+    # driver has crashed on a key press while that PDF frame was being torn down.
+    expect(page.locator("body")).to_have_attribute("data-printed", "1", timeout=10_000)
     scan(page, ID_NUMBER)
     expect(page.locator("#start")).to_be_visible()
     page.locator('.svc[data-service="SB"]').click()

@@ -183,7 +183,9 @@ function showTicket(t, svc) {
 function printSlip(t) {
   const frame = $("print-frame");
   $("t-print").textContent = "正在打印排队凭条，请取走凭条";
+  delete document.body.dataset.printed;
   frame.onload = () => {
+    document.body.dataset.printed = "1";  // the slip is loaded (tests wait for it before the next scan)
     try {
       const doc = frame.contentDocument;
       if (doc && doc.contentType && doc.contentType !== "application/pdf") {
