@@ -72,11 +72,11 @@ def clear_alarm(tx: Tx, h: HallRuntime, now: datetime, source: str, subject: str
     return prev.id
 
 
-def open_subjects(conn: Connection, hall: str, source: str, type_: str, *, active_only: bool = False) -> set[str]:
-    states = ("active", "acked") if active_only else OPEN_STATES
-    q = select(alarm_t.c.subject).where(alarm_t.c.hall_id == hall, alarm_t.c.source == source,
-                                        alarm_t.c.type == type_, alarm_t.c.state.in_(states))
-    return {r.subject for r in conn.execute(q)}
+def active_by_subject(conn: Connection, hall: str, source: str, type_: str) -> dict[str, Any]:
+    """Subject -> alarm row, for the alarms of one kind whose condition holds now (active or acked)."""
+    q = select(alarm_t).where(alarm_t.c.hall_id == hall, alarm_t.c.source == source, alarm_t.c.type == type_,
+                              alarm_t.c.state.in_(("active", "acked")))
+    return {r.subject: r for r in conn.execute(q)}
 
 
 def list_alarms(conn: Connection, h: HallRuntime, state: str | None = None, limit: int = 200) -> list[dict[str, Any]]:

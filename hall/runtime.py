@@ -57,6 +57,20 @@ class HallRuntime:
         """The hall's local time (aware, in the hall's timezone)."""
         return self.clock.now().astimezone(self.cfg.tz)
 
+    def parse_time(self, value: Any) -> datetime:
+        """An ISO 8601 time from a request; without an offset it is the hall's local time."""
+        from hall.errors import BadRequest
+
+        if isinstance(value, datetime):
+            dt = value
+        else:
+            try:
+                dt = datetime.fromisoformat(str(value).strip())
+            except ValueError:
+                raise BadRequest(f"时间格式错误：{value!r}", f"bad time {value!r}; use ISO 8601",
+                                 code="bad_time") from None
+        return dt if dt.tzinfo else dt.replace(tzinfo=self.cfg.tz)
+
     def iso(self, ms: int | None) -> str | None:
         if ms is None:
             return None

@@ -16,8 +16,9 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection, select
 
+from hall import alarms
 from hall.db.database import StoredEvent
-from hall.db.models import alarm_t, event_t, hall_t
+from hall.db.models import event_t, hall_t
 from hall.queue import repo
 from hall.queue.issuing import estimate_for
 from hall.runtime import HallRuntime, ms
@@ -81,13 +82,6 @@ def services_view(conn: Connection, h: HallRuntime) -> list[dict[str, Any]]:
     ]
 
 
-def _active_alarms(conn: Connection, h: HallRuntime, source: str, type_: str) -> dict[str, Any]:
-    """Subject -> alarm row, for the alarms of one kind whose condition holds now."""
-    q = select(alarm_t).where(alarm_t.c.hall_id == h.id, alarm_t.c.source == source, alarm_t.c.type == type_,
-                              alarm_t.c.state.in_(("active", "acked")))
-    return {r.subject: r for r in conn.execute(q)}
-
-
 def tidal_view(h: HallRuntime, windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Tidal windows open now: the services they take and the screens' announcement."""
     out = []
@@ -109,7 +103,7 @@ def tidal_view(h: HallRuntime, windows: list[dict[str, Any]]) -> list[dict[str, 
 def wait_alerts_view(conn: Connection, h: HallRuntime) -> list[dict[str, Any]]:
     """Services whose wait alert (等待预警) is raised now."""
     out = []
-    for code, r in sorted(_active_alarms(conn, h, "service", "wait_alert").items()):
+    for code, r in sorted(alarms.active_by_subject(conn, h.id, "service", "wait_alert").items()):
         d = msgspec.json.decode(r.detail)
         svc = h.cfg.service(code)
         out.append({"service": code, "service_name": svc.name if svc else code, "since": h.iso(r.raised_ms),
@@ -119,7 +113,7 @@ def wait_alerts_view(conn: Connection, h: HallRuntime) -> list[dict[str, Any]]:
 
 def vacant_posts_view(conn: Connection, h: HallRuntime, windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Posts that are 空岗 now (staff usernames only)."""
-    raised = _active_alarms(conn, h, "post", "post_vacant")
+    raised = alarms.active_by_subject(conn, h.id, "post", "post_vacant")
     out = []
     for w in windows:
         if not w["post"]["vacant"]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
@@ -32,7 +31,7 @@ class NewAppointment:
     def of(cls, h: HallRuntime, d: Mapping[str, Any]) -> NewAppointment:
         if h.cfg.service(str(d.get("service") or "")) is None:
             raise unknown_service(str(d.get("service")))
-        start, end = _when(h, d.get("slot_start")), _when(h, d.get("slot_end"))
+        start, end = h.parse_time(d.get("slot_start")), h.parse_time(d.get("slot_end"))
         if end <= start:
             raise BadRequest("预约结束时间须晚于开始时间", "slot_end must be after slot_start", code="bad_slot")
         idn = (d.get("id_number") or "").strip()
@@ -42,17 +41,6 @@ class NewAppointment:
             person_hash=person_hash(h.secret, parse_resident_id(idn).number) if idn else None,
             masked_name=mask_name(name) if name else None,
         )
-
-
-def _when(h: HallRuntime, value: Any) -> datetime:
-    if isinstance(value, datetime):
-        dt = value
-    else:
-        try:
-            dt = datetime.fromisoformat(str(value).strip())
-        except ValueError:
-            raise BadRequest(f"时间格式错误：{value!r}", f"bad time {value!r}; use ISO 8601", code="bad_time") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=h.cfg.tz)
 
 
 def create(tx: Tx, h: HallRuntime, a: NewAppointment) -> dict[str, Any]:

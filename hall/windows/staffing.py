@@ -243,21 +243,12 @@ def cover(tx: Tx, h: HallRuntime, number: str, actor: Actor) -> dict[str, Any]:
     return window_view(tx.conn, h, number)
 
 
-def _parse_time(h: HallRuntime, value: str, field: str) -> datetime:
-    try:
-        t = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise BadRequest(f"{field} 时间格式错误，应为 ISO 8601", f"{field} must be an ISO 8601 time",
-                         code="bad_time") from None
-    return t.replace(tzinfo=h.cfg.tz) if t.tzinfo is None else t
-
-
 def register_leave(tx: Tx, h: HallRuntime, actor: Actor, clerk: str, start: str, end: str,
                    reason: str = "") -> dict[str, Any]:
     """Register leave in advance; refused when A and B of one post would be away at once."""
     if actor.username != clerk and not actor.is_supervisor:
         raise Forbidden("只能为自己请假（管理员除外）", "you may register only your own leave", code="not_your_leave")
-    t0, t1 = _parse_time(h, start, "start"), _parse_time(h, end, "end")
+    t0, t1 = h.parse_time(start), h.parse_time(end)
     if t1 <= t0:
         raise BadRequest("结束时间须晚于开始时间", "end must be after start", code="bad_time")
     tx.lock_hall(h.id)
@@ -436,6 +427,16 @@ def hold_tidal(tx: Tx, h: HallRuntime, actor: Actor, number: str, action: str, s
 
 # --------------------------------------------------------------------------- the controller
 
+def _tidal_asked(rows: dict[str, Any]) -> set[str]:
+    """Standby clerks named to staff an open tidal window and not there yet."""
+    return {r.tidal_clerk for r in rows.values() if r.tidal_open and r.tidal_clerk and r.clerk is None}
+
+
+def _covers_asked(rows: dict[str, Any]) -> dict[str, str]:
+    """Window -> the B asked to cover it, while nobody is there yet."""
+    return {r.window: r.cover_asked for r in rows.values() if r.cover_asked and r.clerk is None}
+
+
 def tick(tx: Tx, h: HallRuntime) -> list[dict[str, Any]]:
     """One pass of the controller at ``h.now()``: tidal windows, AB cover and 空岗, wait alerts."""
     conn = tx.conn
@@ -463,8 +464,7 @@ def tick(tx: Tx, h: HallRuntime) -> list[dict[str, Any]]:
     signed_in = {r.clerk for r in rows.values() if r.clerk}
     tidal_cfgs = [w for w in h.cfg.windows if w.kind == "tidal"]
     pool = _standby_pool(conn, h, posts)
-    asked = {r.tidal_clerk for r in rows.values() if r.tidal_open and r.tidal_clerk and r.clerk is None}
-    asked |= {r.cover_asked for r in rows.values() if r.cover_asked and r.clerk is None}
+    asked = _tidal_asked(rows) | set(_covers_asked(rows).values())
     free = available_clerks(pool, signed_in | asked, leaves, now_s)
 
     rules = TidalRules.from_cfg(h.cfg.tidal)
@@ -516,13 +516,13 @@ def tick(tx: Tx, h: HallRuntime) -> list[dict[str, Any]]:
         statuses.append(PostStatus(post, expected, on_duty, since))
     signed_in = {r.clerk for r in rows.values() if r.clerk}
     backups = {p.b for p in posts.values() if p.b}
-    asked_tidal = {r.tidal_clerk for r in rows.values() if r.tidal_open and r.tidal_clerk and r.clerk is None}
-    already = {r.cover_asked for r in rows.values() if r.cover_asked and r.clerk is None}
-    b_free = available_clerks(backups, signed_in | asked_tidal, leaves, now_s)
+    covers_asked = _covers_asked(rows)
+    already = set(covers_asked.values())
+    b_free = available_clerks(backups, signed_in | _tidal_asked(rows), leaves, now_s)
     asks = covers_to_ask(statuses, b_free)
     tidal_staff = {r.window: r.clerk for r in rows.values()
                    if r.clerk and r.tidal_open and not r.tidal_closing and not r.held}
-    on_the_way = set(asks) | {r.window for r in rows.values() if r.cover_asked and r.clerk is None}
+    on_the_way = set(asks) | set(covers_asked)
     regular = [st for st in statuses if h.cfg.window(st.post.window).kind != "tidal"]
     for tidal, post_window in recall_from_tidal(regular, on_the_way, tidal_staff).items():
         wname = h.cfg.window(post_window).name
@@ -557,7 +557,7 @@ def tick(tx: Tx, h: HallRuntime) -> list[dict[str, Any]]:
             tx.emit(h.id, "post.vacancy_cleared", now, {"window": st.post.window})
 
     # Wait alerts.
-    active = alarms.open_subjects(conn, h.id, "service", "wait_alert", active_only=True)
+    active = set(alarms.active_by_subject(conn, h.id, "service", "wait_alert"))
     for ch in wait_alerts(loads, active, h.cfg.alerts.clear_ratio):
         svc = h.cfg.service(ch.service)
         data = {"service": ch.service, "service_name": svc.name, "wait_s": round(ch.wait_s),
