@@ -250,6 +250,7 @@ class DeviceCfg(BaseModel):
     kind: Literal["kiosk", "ticket_printer", "locker", "screen", "env_sensor", "caller"]
     location: str = ""
     window: str | None = None
+    slots: int = Field(default=0, ge=0, le=200)  # lockers: how many slots
 
     @field_validator("window", mode="before")
     @classmethod
@@ -369,6 +370,104 @@ class AlertCfg(BaseModel):
     clear_ratio: float = Field(default=0.8, gt=0, lt=1)
 
 
+DEVICE_KINDS = ("kiosk", "ticket_printer", "locker", "screen", "env_sensor", "caller")
+ALARM_RULES = ("offline", "paper", "jam", "fault", "disk_full", "door_open_long", "door_unexpected",
+               "door_jam", "temperature", "humidity", "screen_dark")
+SEVERITIES = ("critical", "major", "minor", "warning")
+
+
+def _default_rules() -> dict[str, list[str]]:
+    return {
+        "kiosk": ["offline", "paper", "jam", "fault", "disk_full"],
+        "ticket_printer": ["offline", "paper", "jam", "fault"],
+        "locker": ["offline", "door_open_long", "door_unexpected", "door_jam", "fault"],
+        "screen": ["offline", "screen_dark", "fault"],
+        "env_sensor": ["offline", "temperature", "humidity", "fault"],
+        "caller": ["offline", "fault"],
+    }
+
+
+class RangeCfg(BaseModel):
+    """A measured value's allowed range, with an on-delay, an off-delay and a deadband."""
+
+    model_config = _CFG
+
+    low: float
+    high: float
+    deadband: float = Field(default=0.0, ge=0)  # clears only this far back inside the range
+    on_delay_s: int = Field(default=60, ge=0)  # out of range this long before the alarm
+    off_delay_s: int = Field(default=120, ge=0)  # back in range (past the deadband) this long before it clears
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RangeCfg:
+        if self.low >= self.high:
+            raise ValueError("low 应小于 high / low must be below high")
+        return self
+
+
+class LockerCfg(BaseModel):
+    """亮码取件: how long doors may take, and how pickup codes are made and guarded."""
+
+    model_config = _CFG
+
+    door_confirm_s: int = Field(default=10, ge=1)  # a door must report open this soon after open_door
+    deposit_close_s: int = Field(default=300, ge=10)  # a deposit's door must close this soon
+    door_open_alarm_s: int = Field(default=120, ge=5)  # a door open longer than this raises an alarm
+    code_digits: int = Field(default=8, ge=6, le=12)
+    code_ttl_h: int = Field(default=168, ge=1)  # a pickup code is valid this long
+    max_wrong_codes: int = Field(default=10, ge=1)  # this many wrong codes from one place lock it out
+    wrong_window_min: int = Field(default=15, ge=1)  # counted over this long
+    lockout_min: int = Field(default=15, ge=1)
+
+
+class IotCfg(BaseModel):
+    """Devices over MQTT: connectivity, alarm rules per device kind, alarm handling, commands."""
+
+    model_config = _CFG
+
+    heartbeat_s: float = Field(default=30, gt=0)  # devices send telemetry at least this often
+    offline_after_missed: int = Field(default=3, ge=1)  # offline after this many heartbeats missed
+    online_after_good: int = Field(default=2, ge=1)  # an offline device is online after this many good messages
+    skew_limit_s: float = Field(default=30, gt=0)  # device clock further off than this is flagged
+    max_payload_bytes: int = Field(default=16384, ge=256)
+    report_every_s: int = Field(default=60, ge=1)  # rejected messages: one event and alarm per device this often
+    rules: dict[str, list[str]] = Field(default_factory=_default_rules)  # alarm rules per device kind
+    severity: dict[str, str] = Field(default_factory=dict)  # alarm type -> severity, over the defaults
+    paper_low_pct: float = Field(default=15, ge=0, le=100)
+    disk_full_pct: float = Field(default=95, ge=0, le=100)
+    temperature: RangeCfg = Field(default_factory=lambda: RangeCfg(low=16, high=28, deadband=0.5))
+    humidity: RangeCfg = Field(default_factory=lambda: RangeCfg(low=20, high=70, deadband=2))
+    screen_dark_s: int = Field(default=60, ge=1)  # a registered screen with no WebSocket this long is dark
+    flood_count: int = Field(default=10, ge=1)  # more alarms than this …
+    flood_window_min: int = Field(default=10, ge=1)  # … in this many minutes: flood mode (grouped)
+    escalate_after_min: dict[str, int] = Field(
+        default_factory=lambda: {"critical": 5, "major": 15, "minor": 60})  # unacknowledged this long
+    command_timeout_s: int = Field(default=30, ge=1)  # no answer this long after sending: timed out
+    command_ttl_s: int = Field(default=60, ge=1)  # a command not sent by then expires
+    locker: LockerCfg = Field(default_factory=LockerCfg)
+
+    @field_validator("rules")
+    @classmethod
+    def _check_rules(cls, rules: dict[str, list[str]]) -> dict[str, list[str]]:
+        for kind, names in rules.items():
+            if kind not in DEVICE_KINDS:
+                raise _At((kind,), f'未知设备类型 / unknown device kind "{kind}" (known: {", ".join(DEVICE_KINDS)})')
+            for i, name in enumerate(names):
+                if name not in ALARM_RULES:
+                    raise _At((kind, i), f'未知报警规则 / unknown alarm rule "{name}" '
+                                         f'(known: {", ".join(ALARM_RULES)})')
+        return {**_default_rules(), **rules}
+
+    @field_validator("severity", "escalate_after_min")
+    @classmethod
+    def _check_severity(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        for k, v in value.items():
+            sev = v if info.field_name == "severity" else k
+            if sev not in SEVERITIES:
+                raise _At((k,), f'未知级别 / unknown severity "{sev}" (known: {", ".join(SEVERITIES)})')
+        return value
+
+
 class HallCfg(BaseModel):
     """One hall, as loaded from its TOML file (``[hall]`` flattened into the top level)."""
 
@@ -384,6 +483,7 @@ class HallCfg(BaseModel):
     staffing: StaffingCfg = Field(default_factory=StaffingCfg)
     tidal: TidalCfg = Field(default_factory=TidalCfg)
     alerts: AlertCfg = Field(default_factory=AlertCfg)
+    iot: IotCfg = Field(default_factory=IotCfg)
     services: list[ServiceCfg] = Field(min_length=1)
     windows: list[WindowCfg] = Field(min_length=1)
     devices: list[DeviceCfg] = Field(default_factory=list)
@@ -443,6 +543,8 @@ class HallCfg(BaseModel):
             a_of[w.post.a] = i
         numbers = [w.number for w in self.windows]
         for i, d in enumerate(self.devices):
+            if d.kind == "locker" and d.slots < 1:
+                raise _At(("devices", i, "slots"), "智能柜须配置格口数 / a locker needs slots = N (1-200)")
             if d.window is not None and d.window not in numbers:
                 raise _At(
                     ("devices", i, "window"),
@@ -477,8 +579,8 @@ def _unique(items: list[Any], attr: str, base: Loc, zh: str, en: str) -> None:
 # --------------------------------------------------------------------------- loading
 
 _HALL_KEYS = {"id", "name", "timezone", "green_channel_age"}
-_TABLES = {"hall", "calling", "appointments", "ankang", "staffing", "tidal", "alerts", "services", "windows",
-           "devices"}
+_TABLES = {"hall", "calling", "appointments", "ankang", "staffing", "tidal", "alerts", "iot", "services",
+           "windows", "devices"}
 
 _ZH = {
     "extra_forbidden": "未知字段",

@@ -222,6 +222,16 @@ class AlarmRow(SQLModel, table=True):
     acked_ms: int | None = Field(default=None, sa_type=BigInteger)
     count: int = 1
     detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    # the lifecycle beyond raise/ack/clear (device alarms; any alarm may use it)
+    last_ms: int | None = Field(default=None, sa_type=BigInteger, description="last raised or counted again")
+    assignee: str | None = Field(default=None, max_length=64)
+    shelved_until_ms: int | None = Field(default=None, sa_type=BigInteger)
+    escalation: int = Field(default=0, sa_column_kwargs={"server_default": "0"},
+                            description="how many times it was escalated unacknowledged")
+    escalated_ms: int | None = Field(default=None, sa_type=BigInteger)
+    flood_id: str | None = Field(default=None, max_length=32, description="the flood alarm it is grouped under")
+    closed_ms: int | None = Field(default=None, sa_type=BigInteger)
+    closed_by: str | None = Field(default=None, max_length=64, description="who resolved it; None: it cleared")
 
     __table_args__ = (
         Index(
@@ -247,6 +257,114 @@ class AuditRow(SQLModel, table=True):
     __table_args__ = (Index("ix_audit_hall_at", "hall_id", "at_ms"),)
 
 
+class DeviceRow(SQLModel, table=True):
+    """A device's twin: registry (config or API) and what it last reported.
+
+    Connectivity changes are written when they happen; metrics are written now and then (not for
+    every telemetry message), so a restart shows the last figures a moment old.
+    """
+
+    __tablename__ = "device"
+    hall_id: str = Field(primary_key=True, max_length=32)
+    device: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=16)
+    location: str = ""
+    window: str | None = Field(default=None, max_length=8)
+    origin: str = Field(default="config", max_length=8, description="config / api")
+    fw: str | None = Field(default=None, max_length=32)
+    boot: int | None = Field(default=None, sa_type=BigInteger)
+    online: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    conn_since_ms: int | None = Field(default=None, sa_type=BigInteger, description="connectivity changed at")
+    last_seen_ms: int | None = Field(default=None, sa_type=BigInteger)
+    metrics: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    skew_ms: int | None = Field(default=None, sa_type=BigInteger, description="device clock minus receipt time")
+    created_ms: int = Field(default=0, sa_type=BigInteger)
+
+
+class CommandRow(SQLModel, table=True):
+    """A command to a device: stored before it is published, never resent automatically.
+
+    States: ``pending`` (stored) → ``sent`` → ``accepted`` → ``done``; or ``failed`` /
+    ``rejected`` (the device said so), ``timeout`` (no answer in time), ``expired`` (not sent
+    before it expired), ``unknown`` (in flight when the server restarted).
+    """
+
+    __tablename__ = "command"
+    id: str = Field(primary_key=True, max_length=36)
+    hall_id: str = Field(max_length=32)
+    device: str = Field(max_length=64)
+    name: str = Field(max_length=16)
+    args: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    state: str = Field(max_length=12)
+    created_ms: int = Field(sa_type=BigInteger)
+    expires_ms: int = Field(sa_type=BigInteger)
+    sent_ms: int | None = Field(default=None, sa_type=BigInteger)
+    acked_ms: int | None = Field(default=None, sa_type=BigInteger)
+    done_ms: int | None = Field(default=None, sa_type=BigInteger)
+    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    actor: str | None = Field(default=None, max_length=64, description="None: the server itself (a pickup)")
+    purpose: str | None = Field(default=None, max_length=48, description="e.g. deposit:<id> or pickup:<id>")
+
+    __table_args__ = (
+        Index("ix_command_hall_device", "hall_id", "device", "created_ms"),
+        Index("ix_command_state", "state"),
+    )
+
+
+class LockerSlotRow(SQLModel, table=True):
+    """A locker slot as the server believes it to be, reconciled with the locker's reports."""
+
+    __tablename__ = "locker_slot"
+    hall_id: str = Field(primary_key=True, max_length=32)
+    device: str = Field(primary_key=True, max_length=64)
+    slot: int = Field(primary_key=True)
+    door: str = Field(default="closed", max_length=8, description="open / closed, as last reported")
+    occupied: bool = Field(default=False, description="as last reported by the locker")
+    deposit_id: str | None = Field(default=None, max_length=32, description="the deposit using it")
+    updated_ms: int = Field(default=0, sa_type=BigInteger)
+
+
+class DepositRow(SQLModel, table=True):
+    """An item left in a locker for a visitor (亮码取件). The pickup code is stored only hashed.
+
+    States: ``opening`` (door asked open for the deposit) → ``stored`` (door closed on it: the
+    code is valid) → ``picking`` (door asked open for the visitor) → ``picked_up``; or
+    ``failed`` (the door never opened or closed), ``expired``, ``missing`` (reconciliation found
+    the slot empty).
+    """
+
+    __tablename__ = "deposit"
+    id: str = Field(primary_key=True, max_length=32)
+    hall_id: str = Field(max_length=32)
+    device: str = Field(max_length=64)
+    slot: int
+    item: str = Field(max_length=128)
+    state: str = Field(max_length=12)
+    code_hash: str = Field(max_length=64)
+    holder_hash: str | None = Field(default=None, max_length=64)
+    created_ms: int = Field(sa_type=BigInteger)
+    stored_ms: int | None = Field(default=None, sa_type=BigInteger)
+    expires_ms: int = Field(sa_type=BigInteger)
+    picked_ms: int | None = Field(default=None, sa_type=BigInteger)
+    actor: str = Field(max_length=64)
+
+    __table_args__ = (
+        Index("ix_deposit_code", "hall_id", "code_hash"),
+        Index("ix_deposit_slot", "hall_id", "device", "slot", "state"),
+    )
+
+
+class PickupLockRow(SQLModel, table=True):
+    """Wrong pickup codes by source (a locker, a kiosk, a client): too many lock it out."""
+
+    __tablename__ = "pickup_lock"
+    hall_id: str = Field(primary_key=True, max_length=32)
+    source: str = Field(primary_key=True, max_length=64)
+    failures: int = 0
+    first_ms: int = Field(default=0, sa_type=BigInteger)
+    locked_until_ms: int | None = Field(default=None, sa_type=BigInteger)
+
+
 hall_t = HallRow.__table__
 event_t = EventRow.__table__
 counter_t = ServiceCounter.__table__
@@ -261,3 +379,8 @@ leave_t = LeaveRow.__table__
 decision_t = DecisionRow.__table__
 alarm_t = AlarmRow.__table__
 audit_t = AuditRow.__table__
+device_t = DeviceRow.__table__
+command_t = CommandRow.__table__
+slot_t = LockerSlotRow.__table__
+deposit_t = DepositRow.__table__
+pickup_lock_t = PickupLockRow.__table__
