@@ -13,6 +13,8 @@ from litestar import Litestar
 from hall.clock import Clock, clock_from_env
 from hall.db.database import Database
 from hall.hallconfig import HallCfg, default_config_path, load_halls
+from hall.iot.client import BrokerAddress
+from hall.iot.service import IotService
 from hall.queue.ankang import HttpAnkangVerifier
 from hall.queue.ankang_standin import StandinServer
 from hall.server import HallServer
@@ -47,13 +49,22 @@ def build(
     settings: Settings | None = None,
     clock: Clock | None = None,
     halls: Sequence[HallCfg] | None = None,
+    mqtt_url: str | None = None,
 ) -> Hall:
+    """A prepared hall server. ``mqtt_url`` (else ``HALL_MQTT_URL``) is the broker the server's
+    MQTT client uses, with the server's own credentials; without one, devices are registered and
+    listed but nothing is received."""
     settings = settings or get_settings()
     cfgs = list(halls) if halls is not None else load_halls(list(config_paths or [default_config_path()]))
     clock = clock or clock_from_env(settings.clock)
     db = Database(settings.database_url)
     server = HallServer.build(db, cfgs, clock, settings.secret)
     server.prepare()
+    url = mqtt_url or settings.mqtt_url
+    server.iot = IotService(server, BrokerAddress.parse(url) if url else None,
+                            client_id=os.environ.get("HALL_MQTT_CLIENT_ID") or f"hall-server-{settings.data_dir.name}",
+                            shared_group=os.environ.get("HALL_MQTT_SHARED") or None)
+    server.iot.prepare()
     standin = None
     for cfg in cfgs:
         mode = cfg.ankang.mode

@@ -428,6 +428,7 @@ class IotCfg(BaseModel):
     heartbeat_s: float = Field(default=30, gt=0)  # devices send telemetry at least this often
     offline_after_missed: int = Field(default=3, ge=1)  # offline after this many heartbeats missed
     online_after_good: int = Field(default=2, ge=1)  # an offline device is online after this many good messages
+    reboot_grace_s: float = Field(default=10, ge=0)  # a last will waits this long for the device's next boot
     skew_limit_s: float = Field(default=30, gt=0)  # device clock further off than this is flagged
     max_payload_bytes: int = Field(default=16384, ge=256)
     report_every_s: int = Field(default=60, ge=1)  # rejected messages: one event and alarm per device this often

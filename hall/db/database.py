@@ -58,6 +58,11 @@ class Tx:
     conn: Connection
     events: list[StoredEvent] = field(default_factory=list)
     sqlite: bool = False
+    callbacks: list[Callable[[], None]] = field(default_factory=list)
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` (on the writer thread, quickly) once this job's transaction is committed."""
+        self.callbacks.append(fn)
 
     def lock_hall(self, hall: str) -> None:
         """Serialize this hall's queue writes from here to commit.
@@ -213,6 +218,7 @@ class Database:
 
     def _run_batch(self, conn: Connection, batch: list[_Job]) -> None:
         outcomes: list[tuple[_Job, Any, BaseException | None, list[StoredEvent]]] = []
+        callbacks: list[Callable[[], None]] = []
         if len(batch) == 1:
             job = batch[0]
             tx = Tx(conn, sqlite=self.is_sqlite)
@@ -220,6 +226,7 @@ class Database:
                 with conn.begin():
                     result = job.fn(tx, *job.args)
                 outcomes.append((job, result, None, tx.events))
+                callbacks += tx.callbacks
             except Exception as exc:
                 if conn.invalidated:
                     raise
@@ -235,6 +242,7 @@ class Database:
                         result = job.fn(tx, *job.args)
                         conn.exec_driver_sql("RELEASE SAVEPOINT job")
                         outcomes.append((job, result, None, tx.events))
+                        callbacks += tx.callbacks
                     except Exception as exc:
                         conn.exec_driver_sql("ROLLBACK TO SAVEPOINT job")
                         conn.exec_driver_sql("RELEASE SAVEPOINT job")
@@ -246,6 +254,11 @@ class Database:
                     publish(committed)
                 except Exception:
                     log.exception("publisher failed")
+        for fn in callbacks:
+            try:
+                fn()
+            except Exception:
+                log.exception("after-commit callback failed")
         for job, result, err, _ in outcomes:
             if err is None:
                 job.future.set_result(result)

@@ -1,0 +1,143 @@
+"""The one module that touches paho: the server's MQTT connection.
+
+Callbacks run on paho's network thread and do nothing but append the message to a buffer and,
+if the event loop has not been told yet, tell it (``call_soon_threadsafe``): the loop drains the
+buffer in batches. Device messages of QoS 1 are acknowledged to the broker only after the server
+has processed them (and stored what they caused), so a crash between receipt and commit makes
+the broker deliver them again instead of losing them (``manual_ack`` and a persistent session).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+
+from hall.iot import topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    topic: str
+    payload: bytes
+    qos: int
+    mid: int
+    retain: bool
+    recv_ms: int  # the machine's wall clock at receipt
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        """``mqtt://user:pass@host:port`` (``tcp://`` too; port 1883 by default)."""
+        u = urlsplit(url if "://" in url else f"mqtt://{url}")
+        if u.scheme not in ("mqtt", "tcp"):
+            raise ValueError(f"不支持的 MQTT 地址 / unsupported MQTT URL scheme {u.scheme!r} (use mqtt://)")
+        return cls(u.hostname or "127.0.0.1", u.port or 1883,
+                   unquote(u.username) if u.username else None, unquote(u.password) if u.password else None)
+
+
+class MqttLink:
+    """The server's client: subscribes to every hall topic, hands messages to the loop, publishes."""
+
+    def __init__(self, address: BrokerAddress, client_id: str, *, shared_group: str | None = None,
+                 keepalive: int = 30) -> None:
+        self.address = address
+        self.subscription = topics.shared(shared_group) if shared_group else topics.SUBSCRIPTION
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                   clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
+        if address.username:
+            self._client.username_pw_set(address.username, address.password)
+        self._client.max_inflight_messages_set(1000)
+        self._client.max_queued_messages_set(0)
+        self._client.reconnect_delay_set(0.2, 5)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._keepalive = keepalive
+        self._buffer: deque[Message] = deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._drain: Callable[[], None] | None = None
+        self._scheduled = False
+        self.connected = threading.Event()
+        self.refused: str | None = None
+        self.received = 0
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self, loop: asyncio.AbstractEventLoop, drain: Callable[[], None]) -> None:
+        self._loop, self._drain = loop, drain
+        self._client.connect_async(self.address.host, self.address.port, keepalive=self._keepalive)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        try:
+            self._client.disconnect()
+        finally:
+            self._client.loop_stop()
+
+    def wait_connected(self, timeout: float = 10.0) -> bool:
+        return self.connected.wait(timeout)
+
+    # -- paho callbacks (network thread) ------------------------------------------------------
+    def _on_connect(self, client: mqtt.Client, _ud: object, _flags: object, reason_code: object,
+                    _props: object = None) -> None:
+        if getattr(reason_code, "is_failure", False):
+            self.refused = str(reason_code)
+            log.error("MQTT 连接被拒绝 / broker refused the connection: %s", reason_code)
+            return
+        self.refused = None
+        client.subscribe(self.subscription, qos=1)
+        self.connected.set()
+        log.info("MQTT connected to %s:%s", self.address.host, self.address.port)
+
+    def _on_disconnect(self, _c: mqtt.Client, _ud: object, _flags: object, reason_code: object,
+                       _props: object = None) -> None:
+        self.connected.clear()
+        if getattr(reason_code, "is_failure", False):
+            log.warning("MQTT connection lost (%s); reconnecting", reason_code)
+
+    def _on_message(self, _c: mqtt.Client, _ud: object, msg: mqtt.MQTTMessage) -> None:
+        self._buffer.append(Message(msg.topic, msg.payload, msg.qos, msg.mid, bool(msg.retain),
+                                    int(time.time() * 1000)))
+        self.received += 1
+        if not self._scheduled and self._loop is not None and self._drain is not None:
+            self._scheduled = True
+            with contextlib.suppress(RuntimeError):  # a closed loop: the server is stopping
+                self._loop.call_soon_threadsafe(self._drain)
+
+    # -- used on the loop ---------------------------------------------------------------------
+    def take(self, limit: int) -> list[Message]:
+        """Up to ``limit`` buffered messages, oldest first; the next arrival schedules a new drain."""
+        self._scheduled = False
+        buf = self._buffer
+        n = min(limit, len(buf))
+        out = [buf.popleft() for _ in range(n)]
+        if buf:
+            self._scheduled = True  # more waiting: the caller drains again soon
+        return out
+
+    def pending(self) -> int:
+        return len(self._buffer)
+
+    def ack(self, mids: list[int]) -> None:
+        for mid in mids:
+            self._client.ack(mid, 1)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> mqtt.MQTTMessageInfo:
+        return self._client.publish(topic, payload, qos=qos, retain=retain)

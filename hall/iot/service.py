@@ -1,0 +1,290 @@
+"""The IoT side of the running server: the MQTT link, ingestion, commands, and their timers.
+
+Everything ingestion decides is written by one serial pipeline: while one batch of operations
+is being committed, the next accumulates, so a device's alarms and connectivity changes are
+stored in the order they happened, and QoS 1 messages are acknowledged to the broker only after
+what they caused is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
+
+from hall.db.database import Tx
+from hall.errors import NotFound
+from hall.iot import commands, repo, topics
+from hall.iot.client import BrokerAddress, MqttLink
+from hall.iot.ingest import Ingest, Op, Twin
+from hall.iot.payloads import Ack
+from hall.runtime import HallRuntime
+
+if TYPE_CHECKING:
+    from hall.server import HallServer
+
+log = logging.getLogger(__name__)
+
+BATCH = 5000
+TICK_S = 1.0
+FLUSH_S = 5.0
+
+
+class IotService:
+    def __init__(self, server: HallServer, address: BrokerAddress | None = None, *, client_id: str = "hall-server",
+                 shared_group: str | None = None, wall: Callable[[], float] = time.time) -> None:
+        self.server = server
+        self.address = address
+        self.client_id = client_id
+        self.shared_group = shared_group
+        self.wall = wall
+        self.ingest = Ingest(server.halls, server.metrics)
+        self.ingest.lookup = self._lookup
+        self.ingest.on_ack = self._on_ack
+        self.link: MqttLink | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._pending: list[tuple[list[Op], list[int]]] = []
+        self._inflight = False
+        self._tasks: list[asyncio.Task] = []
+        self._waiters: dict[str, list[asyncio.Future]] = {}
+        self.hooks: list[Callable[[], None]] = []  # extra per-tick work (lockers)
+        self.started = False
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Before serving (synchronously, at start-up): config devices registered, twins loaded,
+        commands left in flight by the last run marked ``unknown``."""
+        db, halls = self.server.db, list(self.server.halls.values())
+        db.write_sync(repo.ensure_config_devices, halls, self._now_ms())
+        self.ingest.load(db.read_sync(repo.all_devices), self._now_ms())
+        for h in halls:
+            db.write_sync(commands.at_start, h, h.now())
+
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        if self.address is not None:
+            self.link = MqttLink(self.address, self.client_id, shared_group=self.shared_group)
+            self.link.start(self.loop, self._drain)
+        self._tasks.append(asyncio.create_task(self._timers()))
+        self.started = True
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks.clear()
+        if self.link is not None:
+            await asyncio.to_thread(self.link.stop)
+        # what is still waiting to be stored is stored now
+        while self._pending or self._inflight:
+            if not self._inflight:
+                self._pump()
+            await asyncio.sleep(0.01)
+        self.started = False
+
+    def _now_ms(self) -> int:
+        return int(self.wall() * 1000)
+
+    # -- ingestion ----------------------------------------------------------------------------
+    def _drain(self) -> None:
+        link = self.link
+        if link is None:
+            return
+        msgs = link.take(BATCH)
+        if msgs:
+            before = self.ingest.accepted
+            acks = self.ingest.process(msgs)
+            self.server.metrics.inc("hall_mqtt_received_total", len(msgs))
+            self.server.metrics.inc("hall_mqtt_accepted_total", self.ingest.accepted - before)
+            self._queue(self.ingest.take_ops(), acks)
+        if link.pending() and self.loop is not None:
+            self.loop.call_soon(self._drain)
+
+    def _queue(self, ops: list[Op], acks: list[int]) -> None:
+        if not ops:
+            if acks and self.link is not None and not self._pending and not self._inflight:
+                self.link.ack(acks)
+                return
+            if not acks:
+                return
+        self._pending.append((ops, acks))
+        self._pump()
+
+    def _pump(self) -> None:
+        if self._inflight or not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        ops = [op for ops, _ in batch for op in ops]
+        acks = [a for _, a in batch for a in a]
+        self._inflight = True
+        fut = self.server.db.submit(_apply, ops, self.server.halls)
+        loop = self.loop
+        if loop is None:  # not started (tests that drive ingestion by hand)
+            fut.result()
+            self._done(fut, acks)
+            return
+        fut.add_done_callback(lambda f: _call_soon(loop, self._done, f, acks))
+
+    def _done(self, fut: Future, acks: list[int]) -> None:
+        self._inflight = False
+        exc = fut.exception()
+        if exc is not None:
+            log.error("iot: storing a batch failed (%s); its messages are not acknowledged", type(exc).__name__)
+        elif acks and self.link is not None:
+            self.link.ack(acks)
+        self._pump()
+
+    async def _timers(self) -> None:
+        last_flush = time.monotonic()
+        while True:
+            await asyncio.sleep(TICK_S)
+            try:
+                self.tick()
+                if time.monotonic() - last_flush >= FLUSH_S:
+                    last_flush = time.monotonic()
+                    await self.flush()
+                await self.sweep_commands()
+            except Exception:
+                log.exception("iot timers failed; going on")
+
+    def tick(self) -> None:
+        """Connectivity and time-based rules, now (the timer calls it every second)."""
+        self.ingest.tick(self._now_ms())
+        for hook in self.hooks:
+            hook()
+        self._queue(self.ingest.take_ops(), [])
+
+    async def flush(self) -> None:
+        rows = self.ingest.dirty_rows()
+        if rows:
+            await self.server.db.write(repo.flush_metrics, rows)
+
+    async def settle(self, timeout: float = 5.0) -> None:
+        """Wait until every message received so far is processed and stored (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (self.link is None or self.link.pending() == 0) and not self._pending and not self._inflight:
+                return
+            await asyncio.sleep(0.01)
+
+    def _lookup(self, hall: str, device: str) -> Any | None:
+        return self.server.db.read_sync(repo.one_device, hall, device)
+
+    # -- commands -------------------------------------------------------------------------------
+    def twin(self, h: HallRuntime, device: str) -> Twin:
+        t = self.ingest.twins.get((h.id, device))
+        if t is None:
+            t = self.ingest.add(r, self._now_ms()) if (r := self._lookup(h.id, device)) is not None else None
+        if t is None:
+            raise NotFound(f"没有设备「{device}」", f"unknown device {device!r}", code="unknown_device")
+        return t
+
+    def slots_of(self, h: HallRuntime, device: str) -> int:
+        d = next((d for d in h.cfg.devices if d.id == device), None)
+        if d is not None and d.slots:
+            return d.slots
+        slots = self.twin(h, device).metrics.get("slots")
+        return len(slots) if isinstance(slots, list) else 0
+
+    async def command(self, h: HallRuntime, device: str, name: str, args: dict[str, Any], actor: str | None,
+                      *, ttl_s: int | None = None, purpose: str | None = None) -> dict[str, Any]:
+        """Store a command, then publish it once. Returns the command as stored after sending."""
+        twin = self.twin(h, device)
+        args = commands.check(name, args, twin.kind, self.slots_of(h, device) if name == "open_door" else 0)
+        ttl = ttl_s or h.cfg.iot.command_ttl_s
+        row = await self.server.db.write(commands.create, h, h.now(), device, name, args, actor, ttl, purpose)
+        return await self._send(h, row, ttl)
+
+    async def _send(self, h: HallRuntime, row: dict[str, Any], ttl_s: int) -> dict[str, Any]:
+        if self.link is None or not self.link.connected.is_set():
+            # not connected: it is not sent now and is never sent later; it expires visibly
+            return row
+        payload = commands.payload(row, self._now_ms() + ttl_s * 1000)
+        self.link.publish(topics.cmd(h.id, row["device"]), payload, qos=1)
+        sent = await self.server.db.write(commands.mark_sent, h, h.now(), row["id"])
+        return sent or await self.server.db.read(commands.get, h, row["id"])
+
+    def wait_for(self, cmd_id: str) -> asyncio.Future:
+        """A future resolved with the command's view when it reaches a final state."""
+        assert self.loop is not None
+        fut = self.loop.create_future()
+        self._waiters.setdefault(cmd_id, []).append(fut)
+        return fut
+
+    def _on_ack(self, twin: Twin, ack: Ack, now: int) -> None:
+        self.ingest.ops.append((twin.hall, _ack_op, (twin.device, ack.id, ack.status, ack.detail, self)))
+
+    def resolve(self, data: dict[str, Any]) -> None:
+        """Called on the loop when a command changed state (after the commit)."""
+        if data.get("state") in commands.FINAL or data.get("state") == "done":
+            for fut in self._waiters.pop(data["id"], []):
+                if not fut.done():
+                    fut.set_result(data)
+
+    async def sweep_commands(self) -> None:
+        for h in self.server.halls.values():
+            for data in await self.server.db.write(commands.sweep, h, h.now()):
+                self.resolve(data)
+
+    # -- views ------------------------------------------------------------------------------------
+    def device_view(self, h: HallRuntime, t: Twin, active: list[dict[str, Any]]) -> dict[str, Any]:
+        c = t.conn
+        return {
+            "device": t.device, "kind": t.kind, "location": t.location, "window": t.window, "online": c.online,
+            "boot": c.boot, "fw": t.fw, "last_seen": h.iso(c.last_seen_ms), "since": h.iso(c.since_ms),
+            "offline_reason": None if c.online else c.reason, "metrics": t.metrics,
+            "clock_skew_s": None if t.skew_ms is None else round(t.skew_ms / 1000, 1), "clock_skewed": t.skewed,
+            "active_alarms": active,
+        }
+
+    def devices(self, h: HallRuntime, active: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        ts = sorted((t for t in self.ingest.twins.values() if t.hall == h.id), key=lambda t: t.device)
+        return [self.device_view(h, t, active.get(t.device, [])) for t in ts]
+
+    def device_detail(self, h: HallRuntime, device: str, active: list[dict[str, Any]]) -> dict[str, Any]:
+        t = self.twin(h, device)
+        return {
+            **self.device_view(h, t, active),
+            "history": [{"at": h.iso(at), "metrics": m} for at, m in t.history],
+            "recent_messages": [{"at": h.iso(at), "kind": k, "summary": s} for at, k, s in t.recent],
+            "connectivity": [{"at": h.iso(at), "change": ch, "reason": r} for at, ch, r in t.conn_log],
+            "messages": t.messages,
+        }
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: Any) -> None:
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(fn, *args)
+
+
+def _ack_op(tx: Tx, h: HallRuntime, device: str, cmd_id: str, status: str, detail: dict[str, Any],
+            svc: IotService) -> None:
+    data = commands.on_ack(tx, h, h.now(), device, cmd_id, status, detail)
+    if data is not None and svc.loop is not None:
+        tx.after_commit(lambda: _call_soon(svc.loop, svc.resolve, data))
+
+
+def _apply(tx: Tx, ops: list[Op], halls: dict[str, HallRuntime]) -> None:
+    """Run a batch of ingestion operations in order, each in its own savepoint: one that fails is
+    logged and rolled back alone (with the events it appended), the others are stored."""
+    for hall in sorted({hall for hall, _, _ in ops}):
+        tx.lock_hall(hall)
+    conn = tx.conn
+    for hall, fn, args in ops:
+        mark, marked_cb = len(tx.events), len(tx.callbacks)
+        conn.exec_driver_sql("SAVEPOINT iot_op")
+        try:
+            fn(tx, halls[hall], *args)
+            conn.exec_driver_sql("RELEASE SAVEPOINT iot_op")
+        except Exception:
+            conn.exec_driver_sql("ROLLBACK TO SAVEPOINT iot_op")
+            conn.exec_driver_sql("RELEASE SAVEPOINT iot_op")
+            del tx.events[mark:]
+            del tx.callbacks[marked_cb:]
+            log.exception("iot: operation %s failed for hall %s", getattr(fn, "__name__", fn), hall)
