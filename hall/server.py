@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+ALARM_SWEEP_S = 5.0  # escalations, shelves running out, the held-back flood summary
+
 
 @dataclass
 class HallServer:
@@ -79,6 +81,18 @@ class HallServer:
                 out.append({"hall": h.id, **d})
         return out
 
+    def alarm_sweep(self, hall_id: str | None = None) -> list[dict[str, Any]]:
+        """One pass of the alarm sweep now (shelves run out, escalations due, the flood summary and
+        its end) for one hall or every hall; returns what it did, each with ``hall``."""
+        from hall import alarms
+
+        out: list[dict[str, Any]] = []
+        for h in [self.hall(hall_id)] if hall_id else list(self.halls.values()):
+            for d in self.db.write_sync(alarms.sweep, h, h.now()):
+                self.metrics.inc("hall_alarm_sweep_total", action=str(d.get("action")))
+                out.append({"hall": h.id, **d})
+        return out
+
     async def housekeeping(self, every_s: float = 60.0, staffing_every_s: float | None = None) -> None:
         """Runs for the server's life: the day change of every hall each ``every_s``, and the
         staffing controller of each hall every ``tidal.check_every_s`` seconds (or
@@ -90,8 +104,9 @@ class HallServer:
         interval = {hid: staffing_every_s or float(h.cfg.tidal.check_every_s) for hid, h in self.halls.items()
                     if self.auto_staffing or staffing_every_s is not None}
         next_tick = {hid: start + s for hid, s in interval.items()}
+        next_sweep = start + ALARM_SWEEP_S if self.auto_staffing else float("inf")  # same switch as staffing
         while True:
-            await asyncio.sleep(max(0.0, min([next_day, *next_tick.values()]) - loop.time()))
+            await asyncio.sleep(max(0.0, min([next_day, next_sweep, *next_tick.values()]) - loop.time()))
             now = loop.time()
             if now >= next_day:
                 next_day = now + every_s
@@ -107,6 +122,12 @@ class HallServer:
                     await asyncio.to_thread(self.staffing_tick, hid)
                 except Exception:
                     log.exception("staffing controller failed (hall %s)", hid)
+            if now >= next_sweep:
+                next_sweep = now + ALARM_SWEEP_S
+                try:
+                    await asyncio.to_thread(self.alarm_sweep)
+                except Exception:
+                    log.exception("alarm sweep failed")
 
     def attach(self, channels: ChannelsPlugin, loop: asyncio.AbstractEventLoop) -> None:
         """Start fanning committed events out through the channels (called at app start-up)."""

@@ -16,6 +16,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from hall.errors import HallError
 from hall.server import HallServer
+from hall.web.routes.alarms import AlarmController
 from hall.web.routes.auth import AuthController
 from hall.web.routes.pages import PageController, static_router
 from hall.web.routes.slip import SlipController
@@ -129,7 +130,8 @@ def create_app(server: HallServer, *, redis_url: str | None = None, redis_prefix
 
     app = Litestar(
         middleware=[_timing(server)],
-        route_handlers=[TicketController, SlipController, WindowController, StaffingController, AuthController,
+        route_handlers=[TicketController, SlipController, WindowController, StaffingController, AlarmController,
+                        AuthController,
                         PageController, static_router, hall_stream, metrics, healthz],
         plugins=[channels],
         on_startup=[on_startup],

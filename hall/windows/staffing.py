@@ -140,7 +140,9 @@ def decisions(conn: Connection, h: HallRuntime, kind: str | None = None, limit: 
 
 
 def audit_log(conn: Connection, h: HallRuntime, limit: int = 200) -> list[dict[str, Any]]:
-    q = select(audit_t).where(audit_t.c.hall_id == h.id).order_by(audit_t.c.at_ms.desc(), audit_t.c.id.desc())
+    # Alarm actions have their own trail (hall.alarms.history, GET /alarms/{id}); the system's raises would drown this.
+    q = (select(audit_t).where(audit_t.c.hall_id == h.id, audit_t.c.action.not_like("alarm.%"))
+         .order_by(audit_t.c.at_ms.desc(), audit_t.c.id.desc()))
     return [{"at": h.iso(r.at_ms), "actor": r.actor, "action": r.action, "subject": r.subject,
              "detail": msgspec.json.decode(r.detail)} for r in conn.execute(q.limit(limit))]
 

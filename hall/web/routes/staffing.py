@@ -1,23 +1,21 @@
 """Staffing (#4): leave, A/B posts and their audit, the controller's decisions, the manager's
-tidal override, and alarms. Step-away and cover are window actions (``windows.py``)."""
+tidal override. Alarms are in ``alarms.py``. Step-away and cover are window actions (``windows.py``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, delete, get, post, put
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
-from hall import alarms
 from hall.errors import BadRequest
-from hall.web.deps import STAFF_ROLES, require_actor, server_of
+from hall.web.deps import require_actor, server_of
 from hall.windows import staffing
 
 SUPERVISORS = ("manager", "admin")
 CLERKS = ("clerk", "manager", "admin")
 DECISION_KINDS = ("tidal", "post", "wait")
-ALARM_STATES = ("active", "acked", "cleared", "closed", "open")
 TIDAL_ACTIONS = ("open", "close", "release")
 
 
@@ -117,16 +115,3 @@ class StaffingController(Controller):
         actor = await require_actor(request, *SUPERVISORS, hall=hall)
         _one_of(data.action or "?", TIDAL_ACTIONS, "action")
         return await srv.db.write(staffing.hold_tidal, h, actor, window, data.action, data.services, data.minutes)
-
-    # ------------------------------------------------------------------ alarms
-    @get("/alarms", operation_id="ListAlarms")
-    async def alarms(self, request: Request, hall: FromPath[str],
-                     alarm_state: Annotated[str | None, QueryParameter(name="state")] = None) -> list[dict[str, Any]]:
-        """Alarms, newest first; ``state`` is ``active``, ``acked``, ``cleared``, ``closed`` or ``open``
-        (any of the first three)."""
-        srv = server_of(request)
-        h = srv.hall(hall)
-        await require_actor(request, *STAFF_ROLES, hall=hall)
-        _one_of(alarm_state, ALARM_STATES, "state")
-        return await srv.db.read(alarms.list_alarms, h, alarm_state)
-
