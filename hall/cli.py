@@ -168,6 +168,43 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_device_add(args: argparse.Namespace) -> int:
+    """Provision a device: MQTT credentials (password file + ACL, for Mosquitto and the embedded
+    broker alike) and its row in the device registry. The password is printed once, never logged."""
+    import signal
+
+    from hall.db.database import Database
+    from hall.iot.credentials import CredentialStore, check_ids, register_device
+    from hall.settings import get_settings
+
+    check_ids(args.hall, args.device, args.kind)
+    settings = get_settings()
+    db = Database(settings.database_url)
+    try:
+        db.migrate()
+        db.write_sync(register_device, args.hall, args.device, args.kind, args.location, args.window, None,
+                      args.slots)
+    finally:
+        db.close()
+    store = CredentialStore.for_data_dir(settings.data_dir)
+    creds = store.add_device(args.hall, args.device, args.kind)
+    print(creds.to_json(), flush=True)
+    if args.reload_pid:
+        try:
+            os.kill(args.reload_pid, signal.SIGHUP)
+            print(f"已通知 Mosquitto（进程 {args.reload_pid}）重新加载 / sent SIGHUP to Mosquitto "
+                  f"(pid {args.reload_pid}) to reload", file=sys.stderr)
+        except OSError as e:
+            print(f"无法通知进程 {args.reload_pid} / cannot signal pid {args.reload_pid}: {e}", file=sys.stderr)
+            return 1
+    else:
+        print(f"内置代理会自动加载；外部 Mosquitto 请重新加载（kill -HUP <pid> 或 systemctl reload mosquitto）/ "
+              f"the embedded broker picks this up by itself; reload Mosquitto (kill -HUP <pid> or "
+              f"systemctl reload mosquitto). password_file {store.password_file}, acl_file {store.acl_file}",
+              file=sys.stderr)
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     import time
     from datetime import date
@@ -234,6 +271,18 @@ def parser() -> argparse.ArgumentParser:
     ua.add_argument("--password")
     ua.add_argument("--hall")
     ua.set_defaults(fn=cmd_user_add)
+    dv = sub.add_parser("device", help="devices (MQTT credentials and the device registry)")
+    dvsub = dv.add_subparsers(dest="device_command", required=True)
+    dva = dvsub.add_parser("add", help="register a device and print its MQTT credentials as JSON")
+    dva.add_argument("device", help="device id, e.g. kiosk-01")
+    dva.add_argument("--hall", required=True)
+    dva.add_argument("--kind", required=True,
+                     choices=["kiosk", "ticket_printer", "locker", "screen", "env_sensor", "caller"])
+    dva.add_argument("--location")
+    dva.add_argument("--window")
+    dva.add_argument("--slots", type=int, default=0, help="lockers: number of slots")
+    dva.add_argument("--reload-pid", type=int, metavar="PID", help="send SIGHUP to this Mosquitto to reload")
+    dva.set_defaults(fn=cmd_device_add)
     return p
 
 
