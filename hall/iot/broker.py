@@ -205,12 +205,13 @@ class EmbeddedBroker:
     """
 
     def __init__(self, password_file: Path | str, acl_file: Path | str, host: str = "127.0.0.1",
-                 port: int = DEFAULT_PORT, *, session_expiry_s: int = 86_400) -> None:
+                 port: int = DEFAULT_PORT, *, session_expiry_s: int = 86_400, revoke_check_s: float = 1.0) -> None:
         self.password_file = Path(password_file)
         self.acl_file = Path(acl_file)
         self.host = host
         self.port = port
         self.session_expiry_s = session_expiry_s
+        self.revoke_check_s = revoke_check_s
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -287,6 +288,7 @@ class EmbeddedBroker:
             self._error = e
             self._ready.set()
             return
+        revoke = asyncio.create_task(self._revoke_loop(broker))
         try:
             # amqtt does not say which port it took for port 0; its asyncio.Server does.
             server = broker._servers["default"].instance  # noqa: SLF001
@@ -294,10 +296,36 @@ class EmbeddedBroker:
             self._ready.set()
             await self._stop.wait()
         finally:
+            revoke.cancel()
+            await asyncio.gather(revoke, return_exceptions=True)
             await broker.shutdown()
             # amqtt keeps the last plugin manager per namespace in a module global: let it go.
             if manager.plugins_manager.get("amqtt.broker.plugins") is broker.plugins_manager:
                 manager.plugins_manager.pop("amqtt.broker.plugins", None)
+
+    async def _revoke_loop(self, broker: Any) -> None:
+        """Disconnect clients whose password was rotated or removed, as Mosquitto does on reload.
+
+        Only users whose hash changed are checked again, so a file change costs little.
+        """
+        users = _Reloading(self.password_file, parse_password_file)
+        known = users.get()
+        while True:
+            await asyncio.sleep(self.revoke_check_s)
+            current = users.get()
+            if current is known:
+                continue
+            changed = {u for u in known.keys() | current.keys() if known.get(u) != current.get(u)}
+            known = current
+            for session, handler in list(broker.sessions.values()):
+                if session.username not in changed or not session.transitions.is_connected():
+                    continue
+                hashed = current.get(session.username)
+                if hashed is None or not verify_password(session.password or "", hashed):
+                    log.info("MQTT user %s: credentials changed, disconnecting %s", session.username,
+                             session.client_id)
+                    with contextlib.suppress(Exception):
+                        await handler.writer.close()
 
     def stop(self, timeout: float = 10.0) -> None:
         thread, loop, stop = self._thread, self._loop, self._stop

@@ -39,6 +39,7 @@ class Client:
         self.messages: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self.connack: queue.Queue[str] = queue.Queue()
         self.subacks: queue.Queue[list[int]] = queue.Queue()
+        self.disconnects: queue.Queue[str] = queue.Queue()
         self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:10]}",
                              protocol=mqtt.MQTTv311)
         if username is not None:
@@ -56,6 +57,7 @@ class Client:
         self.c.on_connect = on_connect
         self.c.on_subscribe = lambda _c, _u, _m, rcs, _p: self.subacks.put([r.value for r in rcs])
         self.c.on_message = lambda _c, _u, m: self.messages.put((m.topic, m.payload))
+        self.c.on_disconnect = lambda _c, _u, _f, rc, _p: self.disconnects.put(str(rc))
         self.c.connect_async(broker.host, broker.port, keepalive=30)
         self.c.loop_start()
         self.n_subs = len(subs)
@@ -216,10 +218,11 @@ def test_a_device_provisioned_while_the_broker_runs_connects(env):
     locker = env.device(new).ready()
     locker.publish(new.topic_prefix + "telemetry", b"{}")
     assert server.topics(until=new.topic_prefix + "telemetry") == [new.topic_prefix + "telemetry"]
-    # provisioning again rotates the password: the old one stops working
+    # provisioning again rotates the password: the old one stops working, its connection is closed
     old = new
     new = env.store.add_device(HALL, "locker-07", "locker")
     env.broker.reload()
+    locker.disconnects.get(timeout=5)
     assert env.client(old.username, old.password).refused() == NOT_AUTHORIZED
     env.device(new).ready()
 
@@ -341,6 +344,56 @@ def test_start_broker_makes_credentials_when_given_none(tmp_path, kind):
         assert broker.kind == kind and broker.username == "hall-server"
         clients[0].ready()
         assert clients[1].refused() == NOT_AUTHORIZED
+    finally:
+        for c in clients:
+            c.close()
+        broker.stop()
+
+
+# --- the shipped Mosquitto configuration ---------------------------------------------------------
+
+SHIPPED_CONF = Path(__file__).parents[2] / "deploy" / "mosquitto" / "hall.conf"
+
+
+@pytest.mark.skipif(not mosquitto_available(), reason="no mosquitto")
+def test_shipped_mosquitto_conf_loads_and_lets_oversized_payloads_reach_the_server(tmp_path):
+    from tests.brokers import free_port
+
+    store = CredentialStore(tmp_path / "mqtt")
+    user, pw = store.server_credentials()
+    kiosk = store.add_device(HALL, "kiosk-01", "kiosk")
+    port = free_port()
+    conf = SHIPPED_CONF.read_text(encoding="utf-8")
+    conf = (conf.replace("/var/lib/hall/mqtt", str(store.directory)).replace("/var/lib/mosquitto/", f"{tmp_path}/")
+            .replace("listener 1883 0.0.0.0", f"listener {port} 127.0.0.1").replace("log_dest syslog", "log_dest none"))
+    assert str(store.password_file) in conf and f"listener {port} 127.0.0.1" in conf
+    if os.geteuid() == 0:
+        conf += "\nuser root\n"
+    path = tmp_path / "hall.conf"
+    path.write_text(conf, encoding="utf-8")
+    proc = subprocess.Popen(["mosquitto", "-c", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    broker = Broker("127.0.0.1", port, "mosquitto", proc)
+    clients: list[Client] = []
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        clients += [Client(broker, user, pw, ("hall/#",)), Client(broker, kiosk.username, kiosk.password),
+                    Client(broker, None, None)]
+        server, dev, anonymous = clients
+        server.ready()
+        dev.ready()
+        assert anonymous.refused() == NOT_AUTHORIZED
+        dev.publish(kiosk.topic_prefix + "event", b"x" * 40_000)  # over 16 KiB: the server still sees it
+        assert server.topics(until=kiosk.topic_prefix + "event") == [kiosk.topic_prefix + "event"]
+        dev.c.publish(kiosk.topic_prefix + "event", b"x" * 70_000, qos=1)  # over max_packet_size: dropped
+        assert server.drain(0.5) == []
     finally:
         for c in clients:
             c.close()
