@@ -189,12 +189,21 @@ class HallTopicPlugin(BaseTopicPlugin):
         return False
 
 
+def _not_port_in_use(record: logging.LogRecord) -> bool:
+    """Drop amqtt's traceback for a taken port: :class:`MqttPortInUse` says it better."""
+    exc = record.exc_info[1] if record.exc_info else None
+    return not (isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE)
+
+
 def _quiet_amqtt() -> None:
     """amqtt logs every connection and packet at INFO; keep WARNING unless someone chose a level."""
     for name in _QUIET_LOGGERS:
         logger = logging.getLogger(name)
         if logger.level == logging.NOTSET:
             logger.setLevel(logging.WARNING)
+    broker_log = logging.getLogger("amqtt.broker")
+    if _not_port_in_use not in broker_log.filters:
+        broker_log.addFilter(_not_port_in_use)
 
 
 class EmbeddedBroker:
