@@ -42,6 +42,7 @@ class HallServer:
     # The staffing controller runs on its own every tidal.check_every_s; tests on a manual clock
     # turn that off and call staffing_tick() when they mean it.
     auto_staffing: bool = True
+    iot: Any = None  # hall.iot.service.IotService: devices over MQTT (set by bootstrap)
 
     @classmethod
     def build(cls, db: Database, cfgs: list[HallCfg], clock: Clock, secret: bytes) -> HallServer:

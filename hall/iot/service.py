@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from hall.db.database import Tx
 from hall.errors import NotFound
-from hall.iot import commands, repo, topics
+from hall.iot import commands, lockers, repo, topics
 from hall.iot.client import BrokerAddress, MqttLink
 from hall.iot.ingest import Ingest, Op, Twin
 from hall.iot.payloads import Ack
@@ -45,13 +45,19 @@ class IotService:
         self.ingest = Ingest(server.halls, server.metrics)
         self.ingest.lookup = self._lookup
         self.ingest.on_ack = self._on_ack
+        self.ingest.expects_open = self._expects_open
+        self.ingest.on_door = self._on_door
+        self.ingest.on_locker_report = self._on_locker_report
+        # open_door commands waiting for their door_opened: (hall, device, slot) -> (deadline ms, purpose)
+        self._expected: dict[tuple[str, str, int], tuple[int, str | None]] = {}
+        self._jammed: set[tuple[str, str]] = set()
+        self._reconciled: set[tuple[str, str]] = set()
         self.link: MqttLink | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._pending: list[tuple[list[Op], list[int]]] = []
         self._inflight = False
         self._tasks: list[asyncio.Task] = []
         self._waiters: dict[str, list[asyncio.Future]] = {}
-        self.hooks: list[Callable[[], None]] = []  # extra per-tick work (lockers)
         self.started = False
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -60,6 +66,8 @@ class IotService:
         commands left in flight by the last run marked ``unknown``."""
         db, halls = self.server.db, list(self.server.halls.values())
         db.write_sync(repo.ensure_config_devices, halls, self._now_ms())
+        for h in halls:
+            db.write_sync(lockers.ensure_slots, h, self._now_ms())
         self.ingest.load(db.read_sync(repo.all_devices), self._now_ms())
         for h in halls:
             db.write_sync(commands.at_start, h, h.now())
@@ -156,8 +164,7 @@ class IotService:
     def tick(self) -> None:
         """Connectivity and time-based rules, now (the timer calls it every second)."""
         self.ingest.tick(self._now_ms())
-        for hook in self.hooks:
-            hook()
+        self._locker_tick()
         self._queue(self.ingest.take_ops(), [])
 
     async def flush(self) -> None:
@@ -199,6 +206,14 @@ class IotService:
         args = commands.check(name, args, twin.kind, self.slots_of(h, device) if name == "open_door" else 0)
         ttl = ttl_s or h.cfg.iot.command_ttl_s
         row = await self.server.db.write(commands.create, h, h.now(), device, name, args, actor, ttl, purpose)
+        if name == "open_door":
+            deadline = self._now_ms() + h.cfg.iot.locker.door_confirm_s * 1000
+            key = (h.id, device, args["slot"])
+            self._expected[key] = (deadline, purpose)  # before publishing: the door may answer at once
+            sent = await self._send(h, row, ttl)
+            if sent["state"] == "pending":
+                self._expected.pop(key, None)  # never sent: no door to wait for
+            return sent
         return await self._send(h, row, ttl)
 
     async def _send(self, h: HallRuntime, row: dict[str, Any], ttl_s: int) -> dict[str, Any]:
@@ -226,6 +241,88 @@ class IotService:
             for fut in self._waiters.pop(data["id"], []):
                 if not fut.done():
                     fut.set_result(data)
+
+    # -- lockers -----------------------------------------------------------------------------------
+    def _expects_open(self, hall: str, device: str, slot: Any) -> bool:
+        return isinstance(slot, int) and (hall, device, slot) in self._expected
+
+    def _on_door(self, twin: Twin, type_: str, detail: dict[str, Any], now: int) -> None:
+        slot = detail.get("slot")
+        if not isinstance(slot, int):
+            return
+        occupied = detail.get("occupied") if isinstance(detail.get("occupied"), bool) else None
+        if type_ == "door_opened":
+            self._expected.pop((twin.hall, twin.device, slot), None)
+            if (twin.hall, twin.device) in self._jammed:
+                self._jammed.discard((twin.hall, twin.device))
+                self.ingest.ops.append((twin.hall, _clear_jam_op, (twin.device,)))
+        self.ingest.ops.append((twin.hall, _door_op, (twin.device, type_, slot, occupied, self)))
+
+    def _on_locker_report(self, twin: Twin, slots: list[Any], now: int) -> None:
+        key = (twin.hall, twin.device)
+        if key in self._reconciled:
+            return
+        self._reconciled.add(key)
+        reported = {s["slot"]: bool(s.get("occupied")) for s in slots
+                    if isinstance(s, dict) and isinstance(s.get("slot"), int)}
+        self.ingest.ops.append((twin.hall, _reconcile_op, (twin.device, reported)))
+
+    def _locker_tick(self) -> None:
+        """open_door commands whose door never reported open in time: the door is jammed."""
+        now = self._now_ms()
+        for key, (deadline, purpose) in list(self._expected.items()):
+            if now < deadline:
+                continue
+            del self._expected[key]
+            hall, device, slot = key
+            self._jammed.add((hall, device))
+            self.ingest.ops.append((hall, _jam_op, (device, slot, purpose, self)))
+
+    async def deposit(self, h: HallRuntime, device: str, item: str, actor: str,
+                      holder_hash: str | None) -> dict[str, Any]:
+        """Reserve a slot and open its door for the item; the code is valid once the door closes on it."""
+        twin = self.twin(h, device)
+        if twin.kind != "locker":
+            raise NotFound(f"「{device}」不是智能柜", f"{device!r} is not a locker", code="unknown_locker")
+        res = await self.server.db.write(lockers.start_deposit, h, h.now(), device, item, actor, holder_hash)
+        cmd = await self.command(h, device, "open_door", {"slot": res["slot"]}, actor,
+                                 purpose=f"deposit:{res['deposit']}")
+        return {**res, "command": cmd["id"], "command_state": cmd["state"]}
+
+    async def pickup(self, h: HallRuntime, code: str, source: str) -> dict[str, Any]:
+        """Check the code, open the door, and answer once the locker confirms it open."""
+        res = await self.server.db.write(lockers.start_pickup, h, h.now(), code, source)
+        if res.get("error") == "locked_out":
+            raise lockers.LockedOut(f"取件码输错次数过多，请{-(-res['retry_after_s'] // 60)}分钟后再试",
+                                    f"too many wrong codes; try again in {res['retry_after_s']} s",
+                                    extra={"retry_after_s": res["retry_after_s"]})
+        if res.get("error") == "bad_code":
+            raise NotFound(f"取件码无效，还可尝试{res['tries_left']}次",
+                           f"no item for this code; {res['tries_left']} tries left", code="bad_code",
+                           extra={"tries_left": res["tries_left"]})
+        fut = self._wait_deposit(res["deposit"])
+        await self.command(h, res["device"], "open_door", {"slot": res["slot"]}, None,
+                           purpose=f"pickup:{res['deposit']}")
+        try:
+            outcome = await asyncio.wait_for(fut, h.cfg.iot.locker.door_confirm_s + 2)
+        except TimeoutError:
+            outcome = "jammed"
+        if outcome != "picked_up":
+            raise lockers.DoorJammed("柜门未能打开，已通知工作人员，取件码仍然有效",
+                                     "the door did not open; staff have been told and the code still works",
+                                     extra={"device": res["device"], "slot": res["slot"]})
+        return {"device": res["device"], "slot": res["slot"], "status": "opened"}
+
+    def _wait_deposit(self, dep_id: str) -> asyncio.Future:
+        assert self.loop is not None
+        fut = self.loop.create_future()
+        self._waiters.setdefault(f"deposit:{dep_id}", []).append(fut)
+        return fut
+
+    def settle_deposit(self, dep_id: str, outcome: str) -> None:
+        for fut in self._waiters.pop(f"deposit:{dep_id}", []):
+            if not fut.done():
+                fut.set_result(outcome)
 
     async def sweep_commands(self) -> None:
         for h in self.server.halls.values():
@@ -268,6 +365,32 @@ def _ack_op(tx: Tx, h: HallRuntime, device: str, cmd_id: str, status: str, detai
     data = commands.on_ack(tx, h, h.now(), device, cmd_id, status, detail)
     if data is not None and svc.loop is not None:
         tx.after_commit(lambda: _call_soon(svc.loop, svc.resolve, data))
+
+
+def _door_op(tx: Tx, h: HallRuntime, device: str, type_: str, slot: int, occupied: bool | None,
+             svc: IotService) -> None:
+    res = lockers.on_door(tx, h, h.now(), device, type_, slot, occupied)
+    if res is not None and svc.loop is not None:
+        tx.after_commit(lambda: _call_soon(svc.loop, svc.settle_deposit, res["deposit"], res["state"]))
+
+
+def _jam_op(tx: Tx, h: HallRuntime, device: str, slot: int, purpose: str | None, svc: IotService) -> None:
+    lockers.raise_jam(tx, h, h.now(), device, slot)
+    kind, _, dep_id = (purpose or "").partition(":")
+    if kind == "pickup":
+        lockers.pickup_failed(tx, h, h.now(), dep_id, "door_jam")
+    elif kind == "deposit":
+        lockers.deposit_failed(tx, h, h.now(), dep_id, "door_jam")
+    if dep_id and svc.loop is not None:
+        tx.after_commit(lambda: _call_soon(svc.loop, svc.settle_deposit, dep_id, "jammed"))
+
+
+def _clear_jam_op(tx: Tx, h: HallRuntime, device: str) -> None:
+    lockers.clear_jam(tx, h, h.now(), device)
+
+
+def _reconcile_op(tx: Tx, h: HallRuntime, device: str, reported: dict[int, bool]) -> None:
+    lockers.reconcile(tx, h, h.now(), device, reported)
 
 
 def _apply(tx: Tx, ops: list[Op], halls: dict[str, HallRuntime]) -> None:

@@ -18,6 +18,8 @@ from hall.errors import HallError
 from hall.server import HallServer
 from hall.web.routes.alarms import AlarmController
 from hall.web.routes.auth import AuthController
+from hall.web.routes.devices import DeviceController
+from hall.web.routes.lockers import LockerController
 from hall.web.routes.pages import PageController, static_router
 from hall.web.routes.slip import SlipController
 from hall.web.routes.staffing import StaffingController
@@ -121,9 +123,13 @@ def create_app(server: HallServer, *, redis_url: str | None = None, redis_prefix
     async def on_startup(app: Litestar) -> None:
         server.attach(channels, asyncio.get_running_loop())
         app.state.housekeeping = asyncio.create_task(server.housekeeping())
+        if server.iot is not None:
+            await server.iot.start()
 
     async def on_shutdown(app: Litestar) -> None:
         app.state.housekeeping.cancel()
+        if server.iot is not None:
+            await server.iot.stop()
         for v in server.verifiers.values():
             if v is not None and hasattr(v, "aclose"):
                 await v.aclose()
@@ -131,7 +137,7 @@ def create_app(server: HallServer, *, redis_url: str | None = None, redis_prefix
     app = Litestar(
         middleware=[_timing(server)],
         route_handlers=[TicketController, SlipController, WindowController, StaffingController, AlarmController,
-                        AuthController,
+                        AuthController, DeviceController, LockerController,
                         PageController, static_router, hall_stream, metrics, healthz],
         plugins=[channels],
         on_startup=[on_startup],
