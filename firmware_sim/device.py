@@ -257,10 +257,11 @@ class SimDevice:
 
     @property
     def online(self) -> bool:
-        """Connected to the broker (CONNACK received) and the network not cut."""
+        """Connected to the broker, subscribed to its commands, and the network not cut."""
         return self._connected.is_set() and self._net_up
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
+        """Wait until connected and subscribed to its commands (so a command sent now is received)."""
         return self._connected.wait(timeout)
 
     def start(self) -> SimDevice:
@@ -296,6 +297,8 @@ class SimDevice:
     def reboot(self, clean: bool = True, down_s: float = 0.0) -> int:
         """Restart with a new boot id (returned). ``clean=False`` is a power cut: no DISCONNECT."""
         with self._conn_lock:
+            if self._worker is None:  # was stopped: rebooting is just powering on
+                return self.start().boot
             if self._running:
                 self._disconnect(clean)
             self._close_orphans()
@@ -357,6 +360,7 @@ class SimDevice:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
 
     def _connect(self) -> None:
@@ -401,11 +405,17 @@ class SimDevice:
             log.warning("%s: broker refused the connection: %s", self.device_id, reason_code)
             return
         self.stats.connects += 1
+        # Subscribe before announcing online: the broker handles both in order, so a server that
+        # sees the online status can send commands at once.
         client.subscribe(self.topic("cmd"), qos=1)
         client.publish(self.topic("status"), json.dumps(self.status_payload("online")), qos=1, retain=True)
-        self._connected.set()
         if self._worker is not None:
             self._worker.call(self._after_connect, client)
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reason_codes: Any,
+                      properties: Any) -> None:
+        if client is self._client:
+            self._connected.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
                        properties: Any) -> None:
