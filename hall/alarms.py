@@ -139,7 +139,8 @@ def raise_alarm(tx: Tx, h: HallRuntime, now: datetime, source: str, subject: str
         _emit(tx, h, now, "alarm.raised", alarm_id, SYSTEM)
     else:
         conn.execute(update(alarm_t).where(alarm_t.c.id == alarm_id).values(flood_id=flood.id))
-        _flood_group(tx, h, now, flood, type_)
+        _flood_group(tx, h, now, flood, {"id": alarm_id, "source": source, "subject": subject, "type": type_,
+                                         "severity": severity, "raised_at": h.iso(ms(now))})
     return alarm_id
 
 
@@ -243,12 +244,15 @@ def _raises_in_window(conn: Connection, h: HallRuntime, now_ms: int) -> int:
         alarm_t.c.raised_ms <= now_ms)).scalar_one()
 
 
-def _flood_group(tx: Tx, h: HallRuntime, now: datetime, flood: Any, type_: str) -> None:
-    """Count one more alarm of ``type_`` under the flood alarm (a new flood alarm is announced with
-    its first), and send ``alarm.flood`` if the last one is old enough."""
+def _flood_group(tx: Tx, h: HallRuntime, now: datetime, flood: Any, grouped: dict[str, Any]) -> None:
+    """Count one more alarm under the flood alarm (a new flood alarm is announced with its first),
+    keep it for the next ``alarm.flood`` and send that if the last one is old enough."""
     detail = msgspec.json.decode(flood.detail)
     counts = detail.setdefault("counts", {})
-    counts[type_] = counts.get(type_, 0) + 1
+    counts[grouped["type"]] = counts.get(grouped["type"], 0) + 1
+    pending = detail.setdefault("pending", [])
+    if len(pending) < FLOOD_LIST_MAX:
+        pending.append(grouped)
     tx.conn.execute(update(alarm_t).where(alarm_t.c.id == flood.id).values(
         count=flood.count + 1, last_ms=ms(now), detail=_dumps(detail)))
     if flood.count == 0:
@@ -258,23 +262,18 @@ def _flood_group(tx: Tx, h: HallRuntime, now: datetime, flood: Any, type_: str) 
 
 def _flood_announce(tx: Tx, h: HallRuntime, now: datetime, flood: Any, *, flooding: bool,
                     force: bool = False) -> dict[str, Any] | None:
-    """``alarm.flood`` with what was grouped since the last one, if anything was and the last one
-    is at least FLOOD_EVENT_EVERY_MS old (or ``force``)."""
+    """``alarm.flood`` with what was grouped since the last one (``new``, the first
+    FLOOD_LIST_MAX of them, and ``more``), if anything was and the last one is at least
+    FLOOD_EVENT_EVERY_MS old; with ``force`` (the flood ends) in any case."""
     detail = msgspec.json.decode(flood.detail)
     pending = flood.count - detail.get("announced", 0)
-    if pending <= 0 or (not force and ms(now) - detail.get("announced_ms", 0) < FLOOD_EVENT_EVERY_MS):
+    if not force and (pending <= 0 or ms(now) - detail.get("announced_ms", 0) < FLOOD_EVENT_EVERY_MS):
         return None
-    grouped = tx.conn.execute(
-        select(alarm_t.c.id, alarm_t.c.source, alarm_t.c.subject, alarm_t.c.type, alarm_t.c.severity,
-               alarm_t.c.raised_ms)
-        .where(alarm_t.c.hall_id == h.id, alarm_t.c.flood_id == flood.id)
-        .order_by(alarm_t.c.raised_ms.desc(), alarm_t.c.id.desc()).limit(min(pending, FLOOD_LIST_MAX))).all()
+    new = detail.pop("pending", [])
     detail.update(announced=flood.count, announced_ms=ms(now))
     tx.conn.execute(update(alarm_t).where(alarm_t.c.id == flood.id).values(detail=_dumps(detail)))
-    new = [{"id": g.id, "source": g.source, "subject": g.subject, "type": g.type, "severity": g.severity,
-            "raised_at": h.iso(g.raised_ms)} for g in reversed(grouped)]
     return _emit(tx, h, now, "alarm.flood", flood.id, SYSTEM, flooding=flooding, counts=detail.get("counts", {}),
-                 grouped=flood.count, new=new, more=pending - len(new))
+                 grouped=flood.count, new=new, more=max(0, pending - len(new)))
 
 
 def _flood_end(tx: Tx, h: HallRuntime, now: datetime, flood: Any) -> None:
