@@ -13,6 +13,7 @@ from litestar import Litestar
 from hall.clock import Clock, clock_from_env
 from hall.db.database import Database
 from hall.hallconfig import HallCfg, default_config_path, load_halls
+from hall.iot.broker import MqttEndpoint, mqtt_endpoint
 from hall.iot.client import BrokerAddress
 from hall.iot.service import IotService
 from hall.queue.ankang import HttpAnkangVerifier
@@ -32,6 +33,7 @@ class Hall:
     server: HallServer
     app: Litestar
     standin: StandinServer | None = None
+    mqtt: MqttEndpoint | None = None  # the embedded broker, when this process runs it
     _closed: bool = field(default=False, repr=False)
 
     def close(self) -> None:
@@ -40,6 +42,8 @@ class Hall:
         self._closed = True
         if self.standin is not None:
             self.standin.stop()
+        if self.mqtt is not None:
+            self.mqtt.close()
         self.server.db.close()
 
 
@@ -49,19 +53,28 @@ def build(
     settings: Settings | None = None,
     clock: Clock | None = None,
     halls: Sequence[HallCfg] | None = None,
-    mqtt_url: str | None = None,
+    mqtt: str | bool = False,
 ) -> Hall:
-    """A prepared hall server. ``mqtt_url`` (else ``HALL_MQTT_URL``) is the broker the server's
-    MQTT client uses, with the server's own credentials; without one, devices are registered and
-    listed but nothing is received."""
+    """A prepared hall server.
+
+    ``mqtt``: a broker URL (``mqtt://user:pass@host:port``) for the server's MQTT client; ``True``
+    for what the settings say (``HALL_MQTT_URL``, else the embedded broker on ``HALL_MQTT_BIND``),
+    ``"any-port"`` the same but the embedded broker takes a free port if that one is taken (the
+    demo); ``False``: no MQTT (devices are registered and listed, nothing is received)."""
     settings = settings or get_settings()
     cfgs = list(halls) if halls is not None else load_halls(list(config_paths or [default_config_path()]))
     clock = clock or clock_from_env(settings.clock)
     db = Database(settings.database_url)
     server = HallServer.build(db, cfgs, clock, settings.secret)
     server.prepare()
-    url = mqtt_url or settings.mqtt_url
-    server.iot = IotService(server, BrokerAddress.parse(url) if url else None,
+    endpoint = None
+    address = None
+    if isinstance(mqtt, str) and mqtt != "any-port":
+        address = BrokerAddress.parse(mqtt)
+    elif mqtt:
+        endpoint = mqtt_endpoint(settings, any_port=mqtt == "any-port")
+        address = BrokerAddress(endpoint.host, endpoint.port, endpoint.username, endpoint.password)
+    server.iot = IotService(server, address,
                             client_id=os.environ.get("HALL_MQTT_CLIENT_ID") or f"hall-server-{settings.data_dir.name}",
                             shared_group=os.environ.get("HALL_MQTT_SHARED") or None)
     server.iot.prepare()
@@ -81,4 +94,4 @@ def build(
         else:
             server.verifiers[cfg.id] = None
     app = create_app(server, redis_url=settings.redis_url, redis_prefix=settings.redis_prefix)
-    return Hall(settings=settings, server=server, app=app, standin=standin)
+    return Hall(settings=settings, server=server, app=app, standin=standin, mqtt=endpoint)

@@ -41,6 +41,7 @@ class Broker:
     _stop: object | None = None
     username: str | None = None  # the server's account, when start_broker made the credentials
     password: str | None = None
+    store: Path | None = None  # the credential store's directory, when start_broker made it
 
     def url(self, username: str | None = None, password: str | None = None) -> str:
         auth = f"{username}:{password}@" if username else ""
@@ -133,4 +134,6 @@ def start_broker(tmp_path: Path, *, kind: str | None = None, password_file: Path
     else:
         broker = start_embedded(tmp_path, password_file=password_file, acl_file=acl_file)
     broker.username, broker.password = username, password
+    if username is not None:
+        broker.store = password_file.parent
     return broker

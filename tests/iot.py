@@ -15,6 +15,7 @@ from firmware_sim.devices import SimDevice, make_device
 from hall.bootstrap import Hall, build
 from hall.clock import ManualClock
 from hall.hallconfig import HallCfg, default_config_path, load_halls
+from hall.iot.credentials import CredentialStore
 from hall.settings import get_settings
 from tests.brokers import Broker
 from tests.conftest import _reset_pg, add_staff, pg_url, redis_url
@@ -45,8 +46,8 @@ def wait_until(fn: Callable[[], Any], timeout: float = 10.0, every: float = 0.05
         time.sleep(every)
 
 
-def build_hall(tmp_path: Path, clock: ManualClock, broker: Broker, cfg: HallCfg | None = None,
-               server_login: tuple[str, str] | None = None) -> Hall:
+def build_hall(tmp_path: Path, clock: ManualClock, broker: Broker, cfg: HallCfg | None = None) -> Hall:
+    """The example hall (fast bounds) whose MQTT client signs in to ``broker`` as the server."""
     env = {"HALL_DATA_DIR": str(tmp_path), "HALL_SECRET": "test-secret",
            "HALL_REDIS_PREFIX": f"hall-test-{tmp_path.name}"}
     url = pg_url()
@@ -55,9 +56,8 @@ def build_hall(tmp_path: Path, clock: ManualClock, broker: Broker, cfg: HallCfg 
         env["HALL_DATABASE_URL"] = url
     if redis_url():
         env["HALL_REDIS_URL"] = redis_url() or ""
-    user, password = server_login or (None, None)
     h = build(None, settings=get_settings(env), clock=clock, halls=[cfg or fast_config()],
-              mqtt_url=broker.url(user, password))
+              mqtt=broker.url(broker.username, broker.password))
     h.server.auto_staffing = False
     add_staff(h)
     return h
@@ -70,14 +70,29 @@ def running(h: Hall) -> Iterator[TestClient]:
         yield client
 
 
+def provision(broker: Broker, specs: tuple[tuple[str, str], ...]) -> dict[str, tuple[str, str]]:
+    """Credentials for each ``(kind, id)`` in the broker's store (``hall device add`` does the same);
+    Mosquitto is told to reload its files."""
+    if broker.store is None:
+        return {}
+    store = CredentialStore(broker.store)
+    creds = {}
+    for kind, dev_id in specs:
+        p = store.add_device("hn-tja", dev_id, kind)
+        creds[dev_id] = (p.username, p.password)
+    broker.reload()
+    return creds
+
+
 @contextmanager
-def devices(broker: Broker, *specs: tuple[str, str], creds: dict[str, tuple[str, str]] | None = None,
-            **options: Any) -> Iterator[dict[str, SimDevice]]:
-    """Start simulated devices ``(kind, id)`` (keepalive 2 s, heartbeat 0.5 s) and stop them after."""
+def devices(broker: Broker, *specs: tuple[str, str], **options: Any) -> Iterator[dict[str, SimDevice]]:
+    """Start simulated devices ``(kind, id)``, each with its own credentials (keepalive 2 s,
+    heartbeat 0.5 s), and stop them after."""
     out: dict[str, SimDevice] = {}
+    creds = provision(broker, specs)
     try:
         for kind, dev_id in specs:
-            user, password = (creds or {}).get(dev_id, (None, None))
+            user, password = creds.get(dev_id, (None, None))
             opts = {"heartbeat_s": 0.5, "keepalive": 2, **options}
             d = make_device(kind, dev_id, "hn-tja", broker.url(), username=user, password=password, **opts)
             out[dev_id] = d.start()

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from hall.clock import ManualClock
 from hall.db.models import event_t
-from tests.brokers import Broker, start_mosquitto
+from tests.brokers import Broker, start_broker
 from tests.conftest import login
 from tests.helpers import anonymous
 from tests.iot import API, build_hall, device_alarms, devices, running, twin, wait_until
@@ -21,7 +21,7 @@ from tests.iot import API, build_hall, device_alarms, devices, running, twin, wa
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = start_mosquitto(tmp_path)
+    b = start_broker(tmp_path)
     yield b
     b.stop()
 
@@ -111,7 +111,7 @@ def test_late_last_will_of_an_old_boot_is_ignored(live, broker) -> None:
         old = d.boot
         d.reboot(clean=True)
         wait_until(lambda: twin(client, hd, "caller-01")["boot"] == d.boot, what="new boot")
-        p = _raw(broker)
+        p = _raw(broker, broker.username, broker.password)  # the broker's own delivery, as it would
         p.publish("hall/hn-tja/device/caller-01/status", json.dumps({"state": "offline", "boot": old}), qos=1).wait_for_publish()
         time.sleep(2.5)
         assert twin(client, hd, "caller-01")["online"]
@@ -126,7 +126,7 @@ def test_one_alarm_for_a_hundred_duplicate_faults(live, broker) -> None:
         # 50 repeats of the same fault, then 50 QoS 1 redeliveries of one event (same seq)
         for _ in range(50):
             d.fault("printer_head", "打印头故障")
-        p = _raw(broker)
+        p = _raw(broker, broker.username, broker.password)  # the broker's own delivery, as it would
         body = json.dumps({"ts": int(time.time() * 1000), "seq": 999_999, "type": "fault", "detail": {"code": "x"}})
         for _ in range(50):
             p.publish("hall/hn-tja/device/kiosk-24h-01/event", body, qos=1)
@@ -145,26 +145,38 @@ def test_bad_messages_are_counted_and_do_not_disturb_others(live, broker) -> Non
     with devices(broker, ("kiosk", "kiosk-01"), ("env_sensor", "env-02")) as devs:
         good, bad = devs["env-02"], devs["kiosk-01"]
         wait_until(lambda: twin(client, hd, "env-02")["online"] and twin(client, hd, "kiosk-01")["online"])
-        for kind in ("invalid_json", "wrong_schema", "oversized", "other_leaf", "other_device"):
+        # under its own topics: the broker lets them through, the server rejects them
+        for kind in ("invalid_json", "wrong_schema", "oversized"):
             bad.send_malformed(kind, size=40_000)
-        p = _raw(broker)
+        # outside its own topics: the broker's ACL drops them (the other device never hears of it)
+        bad.send_malformed("other_leaf")
+        bad.send_malformed("other_device")
+        victim = _raw(broker, bad.username, bad.password)
+        victim.publish("hall/hn-tja/device/env-02/event",
+                       json.dumps({"ts": int(time.time() * 1000), "seq": 1, "type": "fault", "detail": {}}), qos=1)
+        # what a broker without an ACL would pass on (sent here with the server's own account)
+        p = _raw(broker, broker.username, broker.password)
         p.publish("hall/hn-tja/device/ghost-99/telemetry", json.dumps({"ts": 1, "seq": 1, "metrics": {}}), qos=1)
         p.publish("hall/nowhere/device/kiosk-01/telemetry", b"{}", qos=1)
+        p.publish("hall/hn-tja/device/kiosk-01/diag", b"{}", qos=1)
         p.publish("hall/hn-tja/lobby/oops", b"{}", qos=1).wait_for_publish()
         metrics = wait_until(lambda: (m := client.get("/metrics").text).count("hall_mqtt_rejected_total") >= 6 and m,
                              what="rejections counted")
         for reason in ("malformed", "schema", "oversized", "topic", "unknown_device", "unknown_hall"):
             assert f'hall_mqtt_rejected_total{{reason="{reason}"}}' in metrics, reason
-        # reported once (rate-limited), as an event and an alarm, without the payloads
+        assert 'hall_mqtt_rejected_total{reason="topic"} 2' in metrics  # the ACL kept the device's own out
+        # reported (rate-limited), as an event and an alarm, without the payloads
         rejected = wait_until(lambda: events(h, "device.rejected"), what="device.rejected")
         assert all("payload" not in e["data"] for e in rejected)
         wait_until(lambda: device_alarms(client, hd, "kiosk-01", "mqtt_rejected"), what="mqtt_rejected alarm")
-        # the other device goes on, and so does the sender
+        # the other device goes on, untouched, and so does the sender
         seen = twin(client, hd, "env-02")["last_seen"]
         wait_until(lambda: twin(client, hd, "env-02")["last_seen"] != seen, what="env-02 still reporting")
         assert twin(client, hd, "env-02")["online"] and twin(client, hd, "kiosk-01")["online"]
+        assert device_alarms(client, hd, "env-02") == []
         assert good.stats.telemetry > 0
         p.loop_stop()
+        victim.loop_stop()
 
 
 def test_clock_skew_is_flagged(live, broker) -> None:
@@ -187,8 +199,10 @@ def test_devices_list_follows_the_contract(live, broker) -> None:
     assert anonymous(client).get(f"{API}/devices").status_code == 401
 
 
-def _raw(broker: Broker) -> mqtt.Client:
+def _raw(broker: Broker, username: str | None, password: str | None) -> mqtt.Client:
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    if username:
+        c.username_pw_set(username, password)
     c.connect(broker.host, broker.port)
     c.loop_start()
     return c
