@@ -48,8 +48,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"端口 {args.port} 已被占用，请用 --port 选择其他端口 / port {args.port} is in use; choose another "
               "with --port", file=sys.stderr)
         return 2
-    hall = build(args.config or None)
-    print(f"hall serve: http://{args.host}:{args.port}/  (OpenAPI: /schema)  halls: {', '.join(hall.server.halls)}")
+    from hall.iot.broker import MqttPortInUse
+
+    try:
+        hall = build(args.config or None, mqtt=True)
+    except MqttPortInUse as e:
+        print(e.detail, file=sys.stderr)
+        return 2
+    mqtt = f"mqtt://{hall.mqtt.host}:{hall.mqtt.port}" if hall.mqtt is not None else "-"
+    print(f"hall serve: http://{args.host}:{args.port}/  (OpenAPI: /schema)  halls: {', '.join(hall.server.halls)}  "
+          f"MQTT: {mqtt}")
     try:
         _serve(hall.app, args.host, args.port)
     finally:
@@ -81,7 +89,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     start = _demo_clock()
     if start:
         os.environ["HALL_CLOCK"] = start
-    hall = build(args.config or None)
+    hall = build(args.config or None, mqtt="any-port")
     for cfg in hall.server.halls.values():
         users = [(w.post.a, "clerk") for w in cfg.cfg.windows if w.post] + [
             (w.post.b, "clerk") for w in cfg.cfg.windows if w.post and w.post.b]
@@ -107,20 +115,45 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"  窗口 windows:             {base}/api/v1/halls/{hall_id}/windows")
     print(f"  大厅屏幕流 screen stream: ws://{host}:{port}/ws/halls/{hall_id}")
     print(f"  接口文档 OpenAPI:         {base}/schema")
+    fleet = _demo_fleet(hall, hall_id)
+    print(f"  设备 devices:             {base}/api/v1/halls/{hall_id}/devices   (sign in as duty01)")
+    if hall.mqtt is not None:
+        print(f"  MQTT 代理 broker:         mqtt://{hall.mqtt.host}:{hall.mqtt.port}   "
+              f"({len(fleet.devices)} simulated devices; credentials in {hall.settings.data_dir / 'mqtt'})")
     print(f"  工作人员 staff:           clerk01..clerk20, manager01, duty01 / 密码 password {DEMO_PASSWORD}")
-    print("  模拟访客与窗口人员正在运行 / simulated visitors and clerks are running; Ctrl+C to stop")
+    print("  模拟访客、窗口人员与设备正在运行 / simulated visitors, clerks and devices are running; Ctrl+C to stop")
     print("=" * 72, flush=True)
     logging.getLogger("hall.sim").setLevel(logging.INFO)
     stop = threading.Event()
     sim_thread = threading.Thread(target=_run_sim, args=(base, hall_id, stop, args.seed), daemon=True)
     sim_thread.start()
+    fleet.start()
     try:
         _serve(hall.app, host, port)
     finally:
         stop.set()
+        fleet.stop()
         sim_thread.join(timeout=5)
         hall.close()
     return 0
+
+
+def _demo_fleet(hall, hall_id: str):  # noqa: ANN001, ANN202
+    """The example hall's devices, simulated, each with its own credentials on the embedded broker.
+    Lockers close their doors by themselves; now and then a device has a fault that clears again."""
+    from firmware_sim.fleet import DeviceSpec, Fleet
+    from hall.iot.credentials import CredentialStore
+
+    cfg = hall.server.halls[hall_id].cfg
+    store = CredentialStore.for_data_dir(hall.settings.data_dir)
+    creds = {}
+    for d in cfg.devices:
+        p = store.add_device(hall_id, d.id, d.kind)
+        creds[d.id] = {"username": p.username, "password": p.password}
+    specs = [DeviceSpec(d.id, d.kind, d.location, d.window, d.slots) for d in cfg.devices]
+    assert hall.mqtt is not None
+    return Fleet(hall_id, specs, f"mqtt://{hall.mqtt.host}:{hall.mqtt.port}", credentials=creds, heartbeat_s=10,
+                 keepalive=10, fault_rate=0.5, seed=7, device_options={"locker": {"auto_close_s": 8}})
 
 
 def _run_sim(base: str, hall_id: str, stop: threading.Event, seed: int) -> None:
