@@ -96,6 +96,8 @@ class Ingest:
         t.conn = twins.Conn(online=bool(r.online), boot=r.boot, last_seen_ms=now_ms if r.online else r.last_seen_ms,
                             since_ms=r.conn_since_ms, reason=None if r.online else "never_seen")
         t.state = rules.new_state(r.kind, h.cfg.iot)
+        if r.kind == "screen":
+            t.state.screen_seen_ms = now_ms  # a registered screen has screen_dark_s to connect
         if not r.online and r.boot is not None:
             t.state.level.add("offline")  # its offline alarm, if any, is already stored
         self.twins[(r.hall_id, r.device)] = t

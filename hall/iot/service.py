@@ -52,6 +52,7 @@ class IotService:
         self._expected: dict[tuple[str, str, int], tuple[int, str | None]] = {}
         self._jammed: set[tuple[str, str]] = set()
         self._reconciled: set[tuple[str, str]] = set()
+        self._screens: dict[tuple[str, str], int] = {}  # registered screens with a WebSocket open: count
         self.link: MqttLink | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._pending: list[tuple[list[Op], list[int]]] = []
@@ -163,7 +164,10 @@ class IotService:
 
     def tick(self) -> None:
         """Connectivity and time-based rules, now (the timer calls it every second)."""
-        self.ingest.tick(self._now_ms())
+        now = self._now_ms()
+        for hall, device in self._screens:
+            self.ingest.screen_seen(hall, device, now)
+        self.ingest.tick(now)
         self._locker_tick()
         self._queue(self.ingest.take_ops(), [])
 
@@ -241,6 +245,26 @@ class IotService:
             for fut in self._waiters.pop(data["id"], []):
                 if not fut.done():
                     fut.set_result(data)
+
+    # -- hall screens -----------------------------------------------------------------------------
+    def screen_connected(self, h: HallRuntime, device: str) -> tuple[str, str] | None:
+        """A WebSocket of a registered screen opened (``?device=``); others are ordinary clients."""
+        t = self.ingest.twins.get((h.id, device))
+        if t is None or t.kind != "screen":
+            return None
+        key = (h.id, device)
+        self._screens[key] = self._screens.get(key, 0) + 1
+        self.ingest.screen_seen(h.id, device, self._now_ms())
+        self._queue(self.ingest.take_ops(), [])
+        return key
+
+    def screen_disconnected(self, key: tuple[str, str]) -> None:
+        n = self._screens.get(key, 0) - 1
+        if n > 0:
+            self._screens[key] = n
+        else:
+            self._screens.pop(key, None)
+            self.ingest.screen_seen(key[0], key[1], self._now_ms())  # dark from now on, after the limit
 
     # -- lockers -----------------------------------------------------------------------------------
     def _expects_open(self, hall: str, device: str, slot: Any) -> bool:

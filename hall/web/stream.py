@@ -54,6 +54,8 @@ async def hall_stream(socket: WebSocket, hall: FromPath[str]) -> None:
         return
     channels = srv.channels
     assert channels is not None
+    device = socket.query_params.get("device") or None  # a registered hall screen says which it is
+    screen = srv.iot.screen_connected(h, device) if srv.iot is not None and device else None
     srv.metrics.gauge("hall_stream_clients", 1)
     try:
         async with channels.start_subscription([channel_name(hall)]) as sub:
@@ -67,6 +69,8 @@ async def hall_stream(socket: WebSocket, hall: FromPath[str]) -> None:
                 await asyncio.gather(sender, reader, return_exceptions=True)
     finally:
         srv.metrics.gauge("hall_stream_clients", -1)
+        if screen is not None:
+            srv.iot.screen_disconnected(screen)
         with contextlib.suppress(Exception):
             await socket.close()
 

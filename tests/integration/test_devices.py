@@ -206,3 +206,26 @@ def _raw(broker: Broker, username: str | None, password: str | None) -> mqtt.Cli
     c.connect(broker.host, broker.port)
     c.loop_start()
     return c
+
+
+def test_a_registered_screen_without_its_websocket_goes_dark(tmp_path, clock, broker) -> None:
+    from tests.iot import fast_config
+
+    h = build_hall(tmp_path, clock, broker, fast_config(screen_dark_s=2))
+    try:
+        with running(h) as client:
+            hd = login(client, "duty01")
+            dark = wait_until(lambda: device_alarms(client, hd, "screen-01", "screen_dark"), what="screen dark")
+            assert dark[0]["state"] == "active"
+            with client.websocket_connect("/ws/halls/hn-tja?device=screen-01&topics=ticket") as ws:
+                assert ws.receive_json()["type"] == "snapshot"
+                wait_until(lambda: all(a["state"] != "active"
+                                       for a in device_alarms(client, hd, "screen-01", "screen_dark")),
+                           what="cleared while connected")
+                time.sleep(3)  # connected longer than the limit: still not dark
+                assert all(a["state"] != "active" for a in device_alarms(client, hd, "screen-01", "screen_dark"))
+            wait_until(lambda: any(a["state"] == "active" for a in device_alarms(client, hd, "screen-01",
+                                                                               "screen_dark", state="")),
+                       what="dark again after the page left")
+    finally:
+        h.close()

@@ -230,4 +230,6 @@ renderClock();
 renderStatus();
 setInterval(renderClock, 1000);
 setInterval(refreshServices, SERVICES_REFRESH_MS);
-connectStream({ hall, topics: ["ticket", "service", "tidal", "wait"], onSnapshot, onEvent, onStatus });
+// ?device=screen-01: this page is a registered hall screen (the server raises 黑屏 when it is gone)
+connectStream({ hall, topics: ["ticket", "service", "tidal", "wait"], device: params.get("device"),
+                onSnapshot, onEvent, onStatus });

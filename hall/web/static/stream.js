@@ -3,12 +3,12 @@
 // back, receives every event it missed (replay from `since`), so no call-out is lost.
 //
 //   import { connectStream } from "/static/stream.js";
-//   const s = connectStream({ hall, topics: ["ticket", "window"], onSnapshot, onEvent, onStatus });
+//   const s = connectStream({ hall, topics: ["ticket", "window"], device, onSnapshot, onEvent, onStatus });
 //   s.close();
 //
 // onStatus(state): "connecting" | "live" | "down" (down = 连接中断, retrying with backoff).
 
-export function connectStream({ hall, topics = null, onSnapshot = () => {}, onEvent = () => {},
+export function connectStream({ hall, topics = null, device = null, onSnapshot = () => {}, onEvent = () => {},
                                 onStatus = () => {}, minDelay = 500, maxDelay = 10000 }) {
   let lastSeq = null;      // the last seq this page has seen; null until the snapshot arrived
   let ws = null;
@@ -23,6 +23,7 @@ export function connectStream({ hall, topics = null, onSnapshot = () => {}, onEv
     const q = new URLSearchParams();
     if (lastSeq !== null) q.set("since", String(lastSeq));
     if (topics) q.set("topics", topics.join(","));
+    if (device) q.set("device", device);  // a registered screen: the server notices when it goes dark
     const qs = q.toString();
     return `${proto}//${location.host}/ws/halls/${encodeURIComponent(hall)}${qs ? "?" + qs : ""}`;
   }
