@@ -15,6 +15,7 @@ from hall.db.database import Database
 from hall.hallconfig import HallCfg, default_config_path, load_halls
 from hall.iot.broker import MqttEndpoint, mqtt_endpoint
 from hall.iot.client import BrokerAddress
+from hall.iot.credentials import CredentialStore
 from hall.iot.service import IotService
 from hall.queue.ankang import HttpAnkangVerifier
 from hall.queue.ankang_standin import StandinServer
@@ -77,6 +78,7 @@ def build(
     server.iot = IotService(server, address,
                             client_id=os.environ.get("HALL_MQTT_CLIENT_ID") or f"hall-server-{settings.data_dir.name}",
                             shared_group=os.environ.get("HALL_MQTT_SHARED") or None)
+    server.iot.credentials = CredentialStore.for_data_dir(settings.data_dir)
     server.iot.prepare()
     standin = None
     for cfg in cfgs:

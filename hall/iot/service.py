@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from hall.db.database import Tx
-from hall.errors import NotFound
+from hall.errors import NotFound, Unavailable
 from hall.iot import commands, lockers, repo, topics
 from hall.iot.client import BrokerAddress, MqttLink
 from hall.iot.ingest import Ingest, Op, Twin
@@ -60,6 +60,7 @@ class IotService:
         self._tasks: list[asyncio.Task] = []
         self._waiters: dict[str, list[asyncio.Future]] = {}
         self.started = False
+        self.credentials: Any = None  # hall.iot.credentials.CredentialStore, for registering devices
 
     # -- lifecycle --------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -246,6 +247,24 @@ class IotService:
                 if not fut.done():
                     fut.set_result(data)
 
+    # -- registry -----------------------------------------------------------------------------------
+    async def register(self, h: HallRuntime, device: str, kind: str, location: str | None, window: str | None,
+                       slots: int, actor: str) -> dict[str, Any]:
+        from hall.iot.credentials import register_device
+
+        if self.credentials is None:
+            raise Unavailable("本服务器未配置设备凭据目录", "no credential store on this server",
+                              code="no_credentials")
+        res = await self.server.db.write(_register_op, h, device, kind, location, window, slots, actor,
+                                         self._now_ms(), register_device)
+        row = await self.server.db.read(repo.one_device, h.id, device)
+        old = self.ingest.twins.get((h.id, device))
+        twin = self.ingest.add(row, self._now_ms())
+        if old is not None and twin is not None:
+            twin.conn, twin.metrics = old.conn, old.metrics  # a re-registration keeps what it knows
+        creds = await asyncio.to_thread(self.credentials.add_device, h.id, device, kind)
+        return {**creds.as_dict(), "created": res["created"]}
+
     # -- hall screens -----------------------------------------------------------------------------
     def screen_connected(self, h: HallRuntime, device: str) -> tuple[str, str] | None:
         """A WebSocket of a registered screen opened (``?device=``); others are ordinary clients."""
@@ -389,6 +408,14 @@ def _ack_op(tx: Tx, h: HallRuntime, device: str, cmd_id: str, status: str, detai
     data = commands.on_ack(tx, h, h.now(), device, cmd_id, status, detail)
     if data is not None and svc.loop is not None:
         tx.after_commit(lambda: _call_soon(svc.loop, svc.resolve, data))
+
+
+def _register_op(tx: Tx, h: HallRuntime, device: str, kind: str, location: str | None, window: str | None,
+                 slots: int, actor: str, now_ms: int, register: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    res = register(tx, h.id, device, kind, location, window, now_ms, slots)
+    tx.emit(h.id, "device.registered", h.now(), {"device": device, "kind": kind, "location": location,
+                                                  "window": window, "by": actor, "created": res["created"]})
+    return res
 
 
 def _door_op(tx: Tx, h: HallRuntime, device: str, type_: str, slot: int, occupied: bool | None,

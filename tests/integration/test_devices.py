@@ -15,7 +15,7 @@ from hall.clock import ManualClock
 from hall.db.models import event_t
 from tests.brokers import Broker, start_broker
 from tests.conftest import login
-from tests.helpers import anonymous
+from tests.helpers import anonymous, assert_error
 from tests.iot import API, build_hall, device_alarms, devices, running, twin, wait_until
 
 
@@ -229,3 +229,26 @@ def test_a_registered_screen_without_its_websocket_goes_dark(tmp_path, clock, br
                        what="dark again after the page left")
     finally:
         h.close()
+
+
+def test_a_device_registered_through_the_api_connects_with_its_credentials(live, broker) -> None:
+    from firmware_sim.devices import make_device
+
+    h, client, hd = live
+    mgr = login(client, "manager01")
+    r = client.post(f"{API}/devices", json={"device": "kiosk-03", "kind": "kiosk", "location": "二楼"}, headers=mgr)
+    assert r.status_code == 201, r.text
+    creds = r.json()
+    assert creds["username"] and creds["password"] and creds["topic_prefix"] == "hall/hn-tja/device/kiosk-03/"
+    broker.reload()
+    d = make_device("kiosk", "kiosk-03", "hn-tja", broker.url(), username=creds["username"],
+                    password=creds["password"], heartbeat_s=0.5, keepalive=2).start()
+    try:
+        assert d.wait_connected(10)
+        t = wait_until(lambda: (x := twin(client, hd, "kiosk-03"))["online"] and x, what="new device online")
+        assert t["location"] == "二楼"
+        assert_error(client.post(f"{API}/devices", json={"device": "Bad Id", "kind": "kiosk"}, headers=mgr), 400)
+        assert_error(client.post(f"{API}/devices", json={"device": "x-01", "kind": "toaster"}, headers=mgr), 400)
+        assert_error(client.post(f"{API}/devices", json={"device": "x-01", "kind": "kiosk"}, headers=hd), 403)
+    finally:
+        d.stop()

@@ -15,6 +15,15 @@ COMMANDERS = ("duty_officer", "manager", "admin")
 
 
 @dataclass
+class DeviceBody:
+    device: str  # its id in MQTT topics: lowercase letters, digits, "-"
+    kind: str  # kiosk, ticket_printer, locker, screen, env_sensor, caller
+    location: str | None = None
+    window: str | None = None
+    slots: int = 0  # lockers: how many slots
+
+
+@dataclass
 class CommandBody:
     name: str  # open_door, reboot, print, display
     args: dict[str, Any] = field(default_factory=dict)
@@ -35,6 +44,17 @@ class DeviceController(Controller):
         active = await srv.db.read(repo.active_alarm_types, h.id)
         out = srv.iot.devices(h, active)
         return [d for d in out if d["kind"] == kind] if kind else out
+
+    @post("/devices", operation_id="RegisterDevice", status_code=201)
+    async def register(self, request: Request, hall: FromPath[str], data: JSONBody[DeviceBody]) -> dict[str, Any]:
+        """Register (or re-provision) a device: its registry row and its MQTT credentials, for the
+        embedded broker and Mosquitto alike. The password is in this answer only; asking again
+        rotates it. ``device.registered`` tells the console."""
+        srv = server_of(request)
+        h = srv.hall(hall)
+        actor = await require_actor(request, "manager", "admin", hall=hall)
+        return await srv.iot.register(h, data.device, data.kind, data.location, data.window, data.slots,
+                                      actor.username)
 
     @get("/devices/{device:str}", operation_id="GetDevice")
     async def get_device(self, request: Request, hall: FromPath[str], device: FromPath[str]) -> dict[str, Any]:
