@@ -150,6 +150,8 @@ class Ingest:
         """A device registered after start-up (``hall device add`` in another process)."""
         if hall not in self.halls or not valid_device_id(device):
             return None
+        if len(self._reports) > 10_000:  # bounded whatever ids arrive
+            self._reports.clear()
         rep = self._reports.setdefault((hall, f"lookup:{device}"), _Report())
         if now - rep.last_ms < 5000:
             return None

@@ -221,9 +221,10 @@ def start_pickup(tx: Tx, h: HallRuntime, now: datetime, code: str, source: str) 
 
 def pickup_failed(tx: Tx, h: HallRuntime, now: datetime, dep_id: str, reason: str) -> None:
     """The door did not open for the visitor: the code stays valid for another try."""
-    tx.conn.execute(update(deposit_t).where(deposit_t.c.id == dep_id, deposit_t.c.state == "picking")
-                    .values(state="stored"))
-    tx.emit(h.id, "locker.pickup_failed", now, {"deposit": dep_id, "reason": reason})
+    done = tx.conn.execute(update(deposit_t).where(deposit_t.c.id == dep_id, deposit_t.c.state == "picking")
+                           .values(state="stored")).rowcount
+    if done:
+        tx.emit(h.id, "locker.pickup_failed", now, {"deposit": dep_id, "reason": reason})
 
 
 def deposit_failed(tx: Tx, h: HallRuntime, now: datetime, dep_id: str, reason: str) -> None:

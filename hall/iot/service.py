@@ -327,13 +327,25 @@ class IotService:
         twin = self.twin(h, device)
         if twin.kind != "locker":
             raise NotFound(f"「{device}」不是智能柜", f"{device!r} is not a locker", code="unknown_locker")
+        self._require_online(twin)
         res = await self.server.db.write(lockers.start_deposit, h, h.now(), device, item, actor, holder_hash)
         cmd = await self.command(h, device, "open_door", {"slot": res["slot"]}, actor,
                                  purpose=f"deposit:{res['deposit']}")
+        if cmd["state"] == "pending":  # could not be sent: give the slot back at once
+            await self.server.db.write(lockers.deposit_failed, h, h.now(), res["deposit"], "not_sent")
+            raise _offline(device)
         return {**res, "command": cmd["id"], "command_state": cmd["state"]}
+
+    def _require_online(self, twin: Twin) -> None:
+        if not twin.conn.online or self.link is None or not self.link.connected.is_set():
+            raise _offline(twin.device)
 
     async def pickup(self, h: HallRuntime, code: str, source: str) -> dict[str, Any]:
         """Check the code, open the door, and answer once the locker confirms it open."""
+        if source.startswith("device:"):
+            t = self.twin(h, source[7:])
+            if t.kind == "locker":
+                self._require_online(t)
         res = await self.server.db.write(lockers.start_pickup, h, h.now(), code, source)
         if res.get("error") == "locked_out":
             raise lockers.LockedOut(f"取件码输错次数过多，请{-(-res['retry_after_s'] // 60)}分钟后再试",
@@ -349,8 +361,10 @@ class IotService:
         try:
             outcome = await asyncio.wait_for(fut, h.cfg.iot.locker.door_confirm_s + 2)
         except TimeoutError:
-            outcome = "jammed"
+            outcome = "no_confirmation"
         if outcome != "picked_up":
+            # the code stays valid (a no-op if the jam handling already gave the deposit back)
+            await self.server.db.write(lockers.pickup_failed, h, h.now(), res["deposit"], outcome)
             raise lockers.DoorJammed("柜门未能打开，已通知工作人员，取件码仍然有效",
                                      "the door did not open; staff have been told and the code still works",
                                      extra={"device": res["device"], "slot": res["slot"]})
@@ -396,6 +410,11 @@ class IotService:
             "connectivity": [{"at": h.iso(at), "change": ch, "reason": r} for at, ch, r in t.conn_log],
             "messages": t.messages,
         }
+
+
+def _offline(device: str) -> Unavailable:
+    return Unavailable(f"智能柜「{device}」离线，暂不能开门，请联系工作人员",
+                       f"the locker {device!r} is offline; no door can open now", code="locker_offline")
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: Any) -> None:

@@ -148,3 +148,13 @@ def test_full_locker_and_unknown_locker(live) -> None:
     assert_error(client.post(f"{API}/lockers/locker-01/deposits", json={"item": ""}, headers=clerk), 400, "bad_item")
     assert_error(anonymous(client).post(f"{API}/lockers/locker-01/deposits", json={"item": "x"}), 401)
     assert_error(pickup(client, "12ab"), 400, "bad_code_format")
+
+
+def test_an_offline_locker_takes_no_deposit_and_opens_no_door(live) -> None:
+    h, client, hd, locker = live
+    clerk = login(client, "clerk01")
+    assert_error(client.post(f"{API}/lockers/locker-02/deposits", json={"item": "证书"}, headers=clerk), 503,
+                 "locker_offline")
+    r = client.get(f"{API}/lockers/locker-02", headers=hd)
+    assert r.json()["free"] == 16  # nothing reserved
+    assert_error(pickup(client, "12345678", device="locker-02"), 503, "locker_offline")

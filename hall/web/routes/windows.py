@@ -97,7 +97,7 @@ class WindowController(Controller):
         return await self._and_view(request, hall, window, calling.start)
 
     @post("/{window:str}/finish", operation_id="FinishService", status_code=200)
-    async def finish(self, request: Request, hall: FromPath[str], window: FromPath[str], data: JSONBody[JSONBody][FinishBody | None] = None) -> dict[str, Any]:
+    async def finish(self, request: Request, hall: FromPath[str], window: FromPath[str], data: JSONBody[FinishBody | None] = None) -> dict[str, Any]:
         """Service done, with the visitor's optional rating (1–5, GB/T 39734)."""
         rating = data.rating if data else None
         if rating is not None and not 1 <= rating <= 5:
