@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from hall.db.database import Tx
 from hall.errors import NotFound, Unavailable
-from hall.iot import commands, lockers, repo, topics
+from hall.iot import commands, display, lockers, repo, topics
 from hall.iot.client import BrokerAddress, MqttLink
 from hall.iot.ingest import Ingest, Op, Twin
 from hall.iot.payloads import Ack
@@ -79,6 +79,7 @@ class IotService:
         if self.address is not None:
             self.link = MqttLink(self.address, self.client_id, shared_group=self.shared_group)
             self.link.start(self.loop, self._drain)
+            self.server.db.add_publisher(self._displays)
         self._tasks.append(asyncio.create_task(self._timers()))
         self.started = True
 
@@ -246,6 +247,16 @@ class IotService:
             for fut in self._waiters.pop(data["id"], []):
                 if not fut.done():
                     fut.set_result(data)
+
+    def _displays(self, events: list[Any]) -> None:
+        """After a commit (writer thread): window LED screens get what changed, retained."""
+        link = self.link
+        if link is None or not self.started:
+            return
+        for e in events:
+            out = display.display_for(e.type, e.envelope)
+            if out is not None:
+                link.publish(topics.display(e.hall, out[0]), out[1], qos=1, retain=True)
 
     # -- registry -----------------------------------------------------------------------------------
     async def register(self, h: HallRuntime, device: str, kind: str, location: str | None, window: str | None,
