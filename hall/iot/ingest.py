@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 Op = tuple[str, Callable[..., Any], tuple[Any, ...]]  # (hall, fn(tx, h, *args), args)
 HISTORY_EVERY_MS = 10_000
 PRIVATE_EVENTS = frozenset({"scan"})  # what a scanner read is personal: never stored or streamed
+CALLER_BUTTONS = ("call_next", "recall", "no_show", "start", "finish")  # a window caller pad's keys
 
 
 @dataclass(slots=True)
@@ -197,6 +198,10 @@ class Ingest:
             return
         detail = ev.detail
         expected = False
+        if twin.kind == "caller" and ev.type in CALLER_BUTTONS:
+            if twin.window:
+                self.ops.append((h.id, _caller_button, (twin.device, twin.window, ev.type)))
+            return
         if ev.type in ("door_opened", "door_closed"):
             expected = ev.type == "door_opened" and self.expects_open(twin.hall, twin.device, detail.get("slot"))
             self.on_door(twin, ev.type, detail, now)
@@ -308,6 +313,28 @@ def _clear(tx: Tx, h: HallRuntime, device: str, type_: str) -> None:
 
 def _store_event(tx: Tx, h: HallRuntime, device: str, kind: str, type_: str, detail: dict[str, Any]) -> None:
     tx.emit(h.id, "device.event", h.now(), {"device": device, "kind": kind, "type": type_, "detail": detail})
+
+
+def _caller_button(tx: Tx, h: HallRuntime, device: str, window: str, button: str) -> None:
+    """A caller pad's key acts on its window as the clerk signed in there would (nobody there: refused)."""
+    from hall.errors import HallError
+    from hall.queue import calling
+
+    fn = {"call_next": calling.call_next, "recall": calling.recall, "no_show": calling.no_show,
+          "start": calling.start, "finish": calling.finish}[button]
+    mark = len(tx.events)
+    tx.conn.exec_driver_sql("SAVEPOINT caller")
+    try:
+        result = fn(tx, h, window, None)
+        tx.conn.exec_driver_sql("RELEASE SAVEPOINT caller")
+        outcome = "ok" if result is not None else "nobody_waiting"
+    except HallError as e:
+        tx.conn.exec_driver_sql("ROLLBACK TO SAVEPOINT caller")
+        tx.conn.exec_driver_sql("RELEASE SAVEPOINT caller")
+        del tx.events[mark:]
+        outcome = e.code
+    tx.emit(h.id, "device.event", h.now(), {"device": device, "kind": "caller", "type": button,
+                                             "detail": {"window": window, "outcome": outcome}})
 
 
 def _report_rejected(tx: Tx, h: HallRuntime, subject: str, data: dict[str, Any]) -> None:

@@ -57,3 +57,27 @@ def test_window_display_follows_the_call_out_and_is_retained(tmp_path: Path, clo
     finally:
         h.close()
         broker.stop()
+
+
+def test_a_caller_pad_calls_the_next_ticket_for_its_window(tmp_path: Path, clock: ManualClock) -> None:
+    from tests.helpers import stored_events, window_state
+    from tests.iot import devices
+
+    broker = start_broker(tmp_path)
+    h = build_hall(tmp_path, clock, broker)
+    try:
+        with running(h) as client, devices(broker, ("caller", "caller-01")) as devs:
+            pad = devs["caller-01"]
+            pad.press("call_next")  # nobody signed in at window 1: refused, and said so
+            wait_until(lambda: [e for e in stored_events(client, "device.event")
+                                if e["data"]["detail"].get("outcome") == "window_state"], what="refused")
+            signed_in(client, "1", "clerk01")
+            t = take(client, "SB")
+            pad.press("call_next")
+            wait_until(lambda: window_state(client, "1")["state"] == "calling", what="called by the pad")
+            assert window_state(client, "1")["current_ticket"]["number"] == t["number"]
+            pad.press("start")
+            wait_until(lambda: window_state(client, "1")["state"] == "serving", what="serving")
+    finally:
+        h.close()
+        broker.stop()
