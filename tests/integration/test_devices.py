@@ -53,7 +53,8 @@ def test_device_online_with_metrics_and_firmware(live, broker) -> None:
         t = wait_until(lambda: (x := twin(client, hd, "kiosk-01"))["online"] and x["metrics"] and x, what="online")
         assert t["kind"] == "kiosk" and t["fw"] and t["boot"]
         assert {"paper_pct", "disk_pct"} <= set(t["metrics"])
-        assert any(e["data"]["device"] == "kiosk-01" for e in events(h, "device.online"))
+        wait_until(lambda: any(e["data"]["device"] == "kiosk-01" for e in events(h, "device.online")),
+                   what="device.online stored")
 
 
 def test_cut_network_goes_offline_within_bound_and_raises_alarm(live, broker) -> None:
