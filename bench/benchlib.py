@@ -1,5 +1,6 @@
 """Small shared pieces of the benchmarks: a lean HTTP/1.1 keep-alive client, event loop set-up,
-percentiles, and the clock every process stamps with.
+percentiles, the clock every process stamps with, and the child processes (each in its own
+process group, stopped whatever happens).
 
 The client is deliberately minimal (no pooling, no redirects, one request at a time per connection)
 so the load generator spends as little CPU as possible: on a 2-core machine it shares the CPUs
@@ -12,12 +13,21 @@ import asyncio
 import contextlib
 import json
 import math
+import os
+import signal
+import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 # CLOCK_MONOTONIC on Linux: one system-wide clock, so stamps from different processes compare.
 now_ns = time.monotonic_ns
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+PY = sys.executable
+T0 = time.monotonic()
 
 
 def use_uvloop() -> None:
@@ -120,3 +130,112 @@ class RawHttp:
         except ValueError:
             parsed = payload
         return status, parsed
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGKILL if the benchmark itself is killed (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.monotonic() - T0:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
+
+# -- processes ---------------------------------------------------------------------------------
+
+class Proc:
+    """A child process in its own process group (so the whole group can be stopped)."""
+
+    live: list[Proc] = []
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str] | None = None,
+                 stdin: bool = False, log_dir: Path | None = None, program: str = PY) -> None:
+        """``args`` of ``program`` (default: this Python, so args[0] is a script)."""
+        self.name, self.args, self.env = name, args, env
+        self.program = program
+        self.want_stdin = stdin
+        self.log_path = (log_dir / f"{name}.log") if log_dir else None
+        self.p: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> Proc:
+        err = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
+        try:
+            self.p = await asyncio.create_subprocess_exec(
+                self.program, *self.args, cwd=str(ROOT), env=self.env, start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+                stdin=asyncio.subprocess.PIPE if self.want_stdin else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=err if err else None, limit=1 << 26,
+            )
+        finally:
+            if err:
+                err.close()
+        Proc.live.append(self)
+        return self
+
+    async def line(self, timeout: float = 60.0) -> str:
+        assert self.p and self.p.stdout
+        raw = await asyncio.wait_for(self.p.stdout.readline(), timeout)
+        if not raw:
+            raise RuntimeError(f"{self.name} ended early (exit {self.p.returncode}){self.tail()}")
+        return raw.decode().rstrip("\n")
+
+    async def port(self) -> int:
+        while True:
+            line = await self.line(120)
+            if line.startswith("PORT "):
+                return int(line.split()[1])
+
+    def tail(self) -> str:
+        if self.log_path and self.log_path.exists():
+            text = self.log_path.read_text(errors="replace")[-3000:]
+            return f"; log tail:\n{text}" if text.strip() else ""
+        return ""
+
+    async def stop(self) -> None:
+        p = self.p
+        if p is None:
+            return
+        if p.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(p.wait(), 10)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)
+                await p.wait()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(p.pid, signal.SIGKILL)  # anything the child left in its group
+        if self in Proc.live:
+            Proc.live.remove(self)
+
+
+def kill_all_sync() -> None:
+    for pr in list(Proc.live):
+        if pr.p is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pr.p.pid, signal.SIGKILL)
+
+
+async def wait_healthy(port: int, proc: Proc, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.p and proc.p.returncode is not None:
+            raise RuntimeError(f"{proc.name} exited with {proc.p.returncode}{proc.tail()}")
+        try:
+            c = await RawHttp(HOST, port).connect()
+            try:
+                status, _ = await c.request("GET", "/healthz")
+            finally:
+                await c.close()
+            if status == 200:
+                return
+        except OSError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"{proc.name} not healthy after {timeout}s{proc.tail()}")

@@ -3,8 +3,8 @@
     python bench/run.py [--quick] --out FILE.json
 
 writes a JSON list of ``{"metric", "value", "unit", "floor", "params"}``; ``floor`` is the same
-figure for the bare library (Litestar on uvicorn, or a bare ``websockets`` server), measured in
-the same run in the same way. Progress goes to stderr, a table to stdout. See bench/README.md.
+figure for the bare library (Litestar on uvicorn, a bare ``websockets`` server, or a raw paho
+subscriber on the same Mosquitto), measured in the same run in the same way. Progress goes to stderr, a table to stdout. See bench/README.md.
 
 Every server runs as its own process group on 127.0.0.1 and a free port, the hall on SQLite in a
 temporary data directory with its clock set to a Monday 09:30 (services open at any real hour);
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import math
 import os
@@ -23,7 +22,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -31,121 +29,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from benchlib import RawHttp, now_ns, percentile, use_uvloop  # noqa: E402
+from benchlib import HOST, Proc, RawHttp, kill_all_sync, log, now_ns, percentile, use_uvloop, wait_healthy  # noqa: E402
+from iot import IotBench, mosquitto_exe  # noqa: E402
 from servers import BENCH_PASSWORD  # noqa: E402
 
 HALL = "hn-tja"
 HALL_CLOCK = "2026-11-23T09:30+08:00"  # a Monday in opening hours
-HOST = "127.0.0.1"
-PY = sys.executable
-T0 = time.monotonic()
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: get SIGKILL if the benchmark itself is killed (Linux)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
-
-
-def log(msg: str) -> None:
-    print(f"[bench {time.monotonic() - T0:6.1f}s] {msg}", file=sys.stderr, flush=True)
-
-
-# -- processes ---------------------------------------------------------------------------------
-
-class Proc:
-    """A child process in its own process group (so the whole group can be stopped)."""
-
-    live: list[Proc] = []
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str] | None = None,
-                 stdin: bool = False, log_dir: Path | None = None) -> None:
-        self.name, self.args, self.env = name, args, env
-        self.want_stdin = stdin
-        self.log_path = (log_dir / f"{name}.log") if log_dir else None
-        self.p: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> Proc:
-        err = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
-        try:
-            self.p = await asyncio.create_subprocess_exec(
-                PY, *self.args, cwd=str(ROOT), env=self.env, start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
-                stdin=asyncio.subprocess.PIPE if self.want_stdin else asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=err if err else None, limit=1 << 26,
-            )
-        finally:
-            if err:
-                err.close()
-        Proc.live.append(self)
-        return self
-
-    async def line(self, timeout: float = 60.0) -> str:
-        assert self.p and self.p.stdout
-        raw = await asyncio.wait_for(self.p.stdout.readline(), timeout)
-        if not raw:
-            raise RuntimeError(f"{self.name} ended early (exit {self.p.returncode}){self.tail()}")
-        return raw.decode().rstrip("\n")
-
-    async def port(self) -> int:
-        while True:
-            line = await self.line(120)
-            if line.startswith("PORT "):
-                return int(line.split()[1])
-
-    def tail(self) -> str:
-        if self.log_path and self.log_path.exists():
-            text = self.log_path.read_text(errors="replace")[-3000:]
-            return f"; log tail:\n{text}" if text.strip() else ""
-        return ""
-
-    async def stop(self) -> None:
-        p = self.p
-        if p is None:
-            return
-        if p.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGTERM)
-            try:
-                await asyncio.wait_for(p.wait(), 10)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(p.pid, signal.SIGKILL)
-                await p.wait()
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(p.pid, signal.SIGKILL)  # anything the child left in its group
-        if self in Proc.live:
-            Proc.live.remove(self)
-
-
-def kill_all_sync() -> None:
-    for pr in list(Proc.live):
-        if pr.p is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pr.p.pid, signal.SIGKILL)
-
-
-async def wait_healthy(port: int, proc: Proc, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.p and proc.p.returncode is not None:
-            raise RuntimeError(f"{proc.name} exited with {proc.p.returncode}{proc.tail()}")
-        try:
-            c = await RawHttp(HOST, port).connect()
-            try:
-                status, _ = await c.request("GET", "/healthz")
-            finally:
-                await c.close()
-            if status == 200:
-                return
-        except OSError:
-            pass
-        await asyncio.sleep(0.1)
-    raise RuntimeError(f"{proc.name} not healthy after {timeout}s{proc.tail()}")
 
 
 class Bench:
@@ -418,6 +307,11 @@ async def amain(a: argparse.Namespace) -> list[dict[str, Any]]:
                         params["goal"] = "<= 25 ms and <= 2x floor"
                     results.append({"metric": f"callout_latency_{stat}_ms", "value": r(h[stat]), "unit": "ms",
                                     "floor": r(f[stat]), "params": params})
+        if not a.skip_iot:
+            if mosquitto_exe() is None:
+                log("iot: mosquitto is not installed; the IoT part is skipped")
+            else:
+                results += await IotBench(a, tmp, b.hall_env).run()
     finally:
         for pr in list(Proc.live):
             await pr.stop()
@@ -433,7 +327,14 @@ def table(results: list[dict[str, Any]]) -> str:
     rows = [("metric", "params", "value", "floor", "ratio")]
     for m in results:
         p = m["params"]
-        what = f"screens={p['screens']}" if "screens" in p else f"conns={p.get('connections')}"
+        if "screens" in p:
+            what = f"screens={p['screens']}"
+        elif "background_rate" in p:
+            what = f"background={p['background_rate']}/s"
+        elif "devices" in p:
+            what = f"devices={p['devices']}"
+        else:
+            what = f"conns={p.get('connections')}"
         v, f = m["value"], m["floor"]
         ratio = f"{v / f:.2f}x" if v is not None and f else "-"
         rows.append((m["metric"], what, f"{v} {m['unit']}", f"{f} {m['unit']}" if f is not None else "-", ratio))
@@ -461,10 +362,25 @@ def main() -> int:
                          "it must print 'PORT <n>' and create the clerks as servers.py does)")
     ap.add_argument("--skip-issuing", action="store_true")
     ap.add_argument("--skip-callouts", action="store_true")
+    ap.add_argument("--skip-iot", action="store_true", help="leave out the IoT part (Mosquitto, ingest, alarms)")
+    ap.add_argument("--iot-seconds", type=float, help="IoT ingest measuring interval (quick 3, full 10)")
+    ap.add_argument("--iot-samples", type=int, help="measured fault events (quick 30, full 200)")
+    ap.add_argument("--iot-devices", type=int, default=200, help="telemetry devices, half kiosks (default 200)")
+    ap.add_argument("--iot-rate", type=float, default=20000.0,
+                    help="offered telemetry msg/s while the ingest rate is measured (default 20000, twice the "
+                         "goal; 0: as fast as the broker takes it)")
+    ap.add_argument("--iot-profile", metavar="FILE",
+                    help="record the hall with py-spy during the ingest interval (collapsed stacks into FILE)")
+    ap.add_argument("--iot-publishers", type=int, default=2, help="telemetry publisher processes (default 2)")
+    ap.add_argument("--iot-background", type=float, default=1000.0,
+                    help="background telemetry msg/s during the alarm latency (default 1000)")
     a = ap.parse_args()
     a.seconds = a.seconds or (3.0 if a.quick else 10.0)
     a.callouts = a.callouts or (50 if a.quick else 200)
     a.warmup = 5
+    a.iot_seconds = a.iot_seconds or (3.0 if a.quick else 10.0)
+    a.iot_samples = a.iot_samples or (30 if a.quick else 200)
+    a.iot_warmup = 1.0 if a.quick else 2.0
     a.screens = [int(x) for x in a.screens.split(",") if x.strip()]
     use_uvloop()
     try:

@@ -2,6 +2,10 @@
 
     python bench/servers.py hall       the real hall server (hall.bootstrap.build + uvicorn), with a
                                        clerk per window (clerk01..clerkNN, password BENCH_PASSWORD)
+    python bench/servers.py hall --mqtt [--devices FILE]
+                                       the same with its MQTT client (build(mqtt=True): HALL_MQTT_URL,
+                                       else the embedded broker), after registering the devices of
+                                       FILE (a JSON list of {"device", "kind"}) in the bundled hall
     python bench/servers.py bare-http  the floor for ticket issuing: a bare Litestar app (bare_app.py) whose
                                        POST /api/v1/halls/{hall}/tickets decodes the same body and
                                        answers a constant 201 JSON, on the same uvicorn settings
@@ -49,14 +53,35 @@ def _uvicorn(app: object, sock: socket.socket) -> None:
     run(app, sock=sock)
 
 
-def run_hall(host: str, windows_with_clerks: bool = True) -> None:
+def _register_devices(tx: object, hall_id: str, devices: list[dict[str, str]]) -> None:
+    from hall.iot.credentials import register_device
+
+    for d in devices:
+        register_device(tx, hall_id, d["device"], d["kind"], None, None, None, 0)
+
+
+def run_hall(host: str, windows_with_clerks: bool = True, mqtt: bool = False,
+             devices_file: str | None = None) -> None:
+    import time
+    from pathlib import Path
+
     from hall.auth import add_user
     from hall.bootstrap import build
     from hall.errors import Conflict
+    from hall.iot import repo
     from hall.settings import get_settings
 
-    hall = build(settings=get_settings())
+    hall = build(settings=get_settings(), mqtt=mqtt)
     try:
+        if devices_file:
+            # As `hall device add` would, but in one transaction; then the twins are loaded again
+            # (as IotService.prepare does at start-up: nothing has been received yet).
+            devices = json.loads(Path(devices_file).read_text(encoding="utf-8"))
+            iot = hall.server.iot
+            assert iot is not None
+            for hid in hall.server.halls:
+                hall.server.db.write_sync(_register_devices, hid, devices)
+            iot.ingest.load(hall.server.db.read_sync(repo.all_devices), int(time.time() * 1000))
         if windows_with_clerks:
             db = hall.server.db
             for h in hall.server.halls.values():
@@ -125,10 +150,12 @@ def main() -> None:
     ap.add_argument("kind", choices=("hall", "bare-http", "bare-ws"))
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--no-deflate", action="store_true", help="bare-ws: refuse permessage-deflate")
+    ap.add_argument("--mqtt", action="store_true", help="hall: with its MQTT client (HALL_MQTT_URL)")
+    ap.add_argument("--devices", help="hall: register these devices first (JSON list of {device, kind})")
     a = ap.parse_args()
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     if a.kind == "hall":
-        run_hall(a.host)
+        run_hall(a.host, mqtt=a.mqtt, devices_file=a.devices)
     elif a.kind == "bare-http":
         run_bare_http(a.host)
     else:
