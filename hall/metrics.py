@@ -33,9 +33,9 @@ class Metrics:
         with self._lock:
             for (name, labels), v in sorted(self.counters.items()):
                 lab = ",".join(f'{k}="{val}"' for k, val in labels)
-                lines.append(f"{name}{{{lab}}} {v:g}" if lab else f"{name} {v:g}")
+                lines.append(f"{name}{{{lab}}} {_num(v)}" if lab else f"{name} {_num(v)}")
             for name, v in sorted(self.gauges.items()):
-                lines.append(f"{name} {v:g}")
+                lines.append(f"{name} {_num(v)}")
             for name, values in sorted(self.latencies.items()):
                 data = sorted(values)
                 if not data:
@@ -45,3 +45,8 @@ class Metrics:
                     lines.append(f'{name}{{quantile="{q}"}} {data[min(len(data) - 1, int(q * len(data)))]:.6f}')
                 lines.append(f"{name}_count {len(data)}")
         return "\n".join(lines) + "\n"
+
+
+def _num(v: float) -> str:
+    """Counters print in full (``1234567``, not ``1.23457e+06``), fractions as they are."""
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
