@@ -5,7 +5,7 @@ import pytest
 
 
 @pytest.mark.parametrize("path", ["/screen/hall/hn-tja", "/screen/window/hn-tja/1", "/kiosk/hn-tja",
-                                  "/clerk/hn-tja", "/rate/hn-tja/1"])
+                                  "/clerk/hn-tja", "/rate/hn-tja/1", "/staff/hn-tja"])
 def test_pages_are_served(live, path):
     r = httpx.get(live.url + path)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")

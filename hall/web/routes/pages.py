@@ -1,4 +1,5 @@
-"""The pages: hall screen, window screen, kiosk, clerk terminal, rating pad, ticket tracking.
+"""The pages: hall screen, window screen, kiosk, clerk terminal, rating pad, ticket tracking,
+facility staff's alarms.
 
 Plain HTML files in ``hall/web/pages`` with ES modules and CSS in ``hall/web/static``: no build
 step. A page gets its data from the REST API and the WebSocket stream, like any other client; the
@@ -70,6 +71,12 @@ class PageController(Controller):
     async def clerk(self, request: Request, hall: FromPath[str]) -> Response[str]:
         h = server_of(request).hall(hall)
         return render("clerk", hall=h.id, hall_name=h.cfg.name)
+
+    @get("/staff/{hall:str}")
+    async def staff(self, request: Request, hall: FromPath[str]) -> Response[str]:
+        """The facility staff's phone page: the alarms assigned to them."""
+        h = server_of(request).hall(hall)
+        return render("staff", hall=h.id, hall_name=h.cfg.name)
 
     @get("/rate/{hall:str}/{window:str}")
     async def rating_pad(self, request: Request, hall: FromPath[str], window: FromPath[str]) -> Response[str]:
