@@ -181,6 +181,20 @@ def _run_sim(base: str, hall_id: str, stop: threading.Event, seed: int) -> None:
     asyncio.run(main())
 
 
+def cmd_console(args: argparse.Namespace) -> int:
+    """The night duty console: a Textual client of a running server (REST and the event stream)."""
+    from hall.console.app import ConsoleApp
+
+    password = os.environ.get("HALL_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            print("请用 HALL_PASSWORD 提供密码 / give the password in HALL_PASSWORD", file=sys.stderr)
+            return 2
+        password = getpass.getpass(f"{args.user} 的密码 password: ")
+    ConsoleApp(args.server, args.user, password, hall=args.hall).run()
+    return 0
+
+
 def cmd_user_add(args: argparse.Namespace) -> int:
     from hall.auth import add_user
     from hall.db.database import Database
@@ -296,6 +310,11 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--date", help="the day to simulate, YYYY-MM-DD (default: 2026-11-23, a Monday)")
     m.add_argument("--json", dest="json_path", metavar="FILE", help="write the figures to FILE as JSON")
     m.set_defaults(fn=cmd_simulate)
+    c = sub.add_parser("console", help="the night duty console (Textual), a client of a running server")
+    c.add_argument("--server", default=os.environ.get("HALL_SERVER", "http://127.0.0.1:8000"))
+    c.add_argument("--user", default="duty01")
+    c.add_argument("--hall", help="hall id (default: the account's hall)")
+    c.set_defaults(fn=cmd_console)
     u = sub.add_parser("user", help="staff accounts")
     usub = u.add_subparsers(dest="user_command", required=True)
     ua = usub.add_parser("add", help="create a staff account")

@@ -1,0 +1,1 @@
+"""The console's six panes, one per file: overview, alarms, devices, lockers, events, shift."""

@@ -1,0 +1,201 @@
+"""The duty console driven with Textual's pilot against a real server, broker and simulated devices (#6)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from textual.widgets import DataTable
+
+from hall.clock import ManualClock
+from hall.console.app import ConsoleApp
+from hall.console.panes.alarms import AlarmsPane
+from hall.console.panes.devices import DevicesPane
+from hall.console.panes.events import EventsPane
+from tests.brokers import Broker, start_broker
+from tests.conftest import PASSWORD
+from tests.iot import API, build_hall, devices
+from tests.live import LiveServer
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    b = start_broker(tmp_path)
+    yield b
+    b.stop()
+
+
+async def until(fn, timeout: float = 15.0, what: str = "condition"):  # noqa: ANN001, ANN201
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def server_alarm(base: str, alarm_id: str) -> dict:
+    with httpx.Client(base_url=base) as c:
+        tok = c.post("/api/v1/auth/login", json={"username": "duty01", "password": PASSWORD}).json()["token"]
+        return c.get(f"{API}/alarms/{alarm_id}", headers={"Authorization": f"Bearer {tok}"}).json()
+
+
+def select(table: DataTable, key: str) -> None:
+    for i in range(table.row_count):
+        if table.coordinate_to_cell_key((i, 0)).row_key.value == key:  # type: ignore[arg-type]
+            table.move_cursor(row=i)
+            return
+    raise AssertionError(f"no row {key}")
+
+
+async def test_jammed_locker_alarm_ack_assign_and_an_open_door_confirmed(tmp_path: Path, clock: ManualClock,
+                                                                        broker: Broker) -> None:
+    h = build_hall(tmp_path, clock, broker)
+    try:
+        with LiveServer(h.app) as live, devices(broker, ("locker", "locker-01"), slots=12, auto_close_s=None) as devs:
+            locker = devs["locker-01"]
+            locker.stuck_door(3, times=None)
+            app = ConsoleApp(live.url, "duty01", PASSWORD, output_dir=tmp_path, poll_s=1.0)
+            async with app.run_test(size=(120, 36)) as pilot:
+                await asyncio.wait_for(app.ready.wait(), 15)
+                await until(lambda: app.state.devices.get("locker-01", {}).get("online"), what="locker online")
+                # devices pane: open slot 3 (stuck), confirm
+                await pilot.press("3")
+                dev_table = app.query_one("#device-table", DataTable)
+                dev_table.focus()
+                await pilot.pause()
+                select(dev_table, "locker-01")
+                await pilot.press("o")
+                await pilot.pause()
+                for ch in "3":
+                    await pilot.press(ch)
+                await pilot.press("enter")
+                await pilot.pause()
+                await pilot.press("y")
+                # the jam alarm appears (door_confirm_s is 2 s)
+                jam = await until(lambda: next((a for a in app.state.alarms.values()
+                                                if a.get("type") == "door_jam" and a.get("state") == "active"), None),
+                                  what="door_jam alarm in the console")
+                assert jam["severity"] == "critical"
+                # alarms pane: the row is there; acknowledge it and assign it
+                await pilot.press("2")
+                table = app.query_one("#alarm-table", DataTable)
+                table.focus()
+                await pilot.pause()
+                await until(lambda: table.row_count > 0, what="alarm rows")
+                select(table, jam["id"])
+                await pilot.press("a")
+                await until(lambda: server_alarm(live.url, jam["id"])["state"] == "acked", what="acked on the server")
+                await pilot.press("s")
+                await pilot.pause(0.5)
+                await pilot.press("enter")  # the first facility account: fac01
+                await until(lambda: server_alarm(live.url, jam["id"])["assignee"] == "fac01",
+                            what="assigned on the server")
+                await until(lambda: app.state.alarms[jam["id"]].get("assignee") == "fac01", what="shown assigned")
+                app.save_screenshot(filename="console-alarms.svg", path=str(DOCS))
+                # an open-door command that works shows its confirmation
+                await pilot.press("3")
+                dev_table.focus()
+                select(dev_table, "locker-01")
+                await pilot.press("o")
+                await pilot.pause()
+                await pilot.press("4", "enter")
+                await pilot.pause()
+                await pilot.press("y")
+                await until(lambda: any(c.get("name") == "open_door" and c.get("args") == {"slot": 4}
+                                        and c.get("state") == "done" for c in app.state.commands.values()),
+                            what="command done")
+                assert locker.doors[4] == "open"
+                await pilot.pause(0.3)
+                shown = str(app.query_one("#dev-commands").render())
+                assert "已完成" in shown
+                app.save_screenshot(filename="console-devices.svg", path=str(DOCS))
+    finally:
+        h.close()
+
+
+async def test_resumes_after_a_server_restart_without_duplicate_or_missing_rows(tmp_path: Path, clock: ManualClock,
+                                                                               broker: Broker) -> None:
+    h = build_hall(tmp_path, clock, broker)
+    live = LiveServer(h.app).__enter__()
+    port = live.port
+    app = ConsoleApp(live.url, "duty01", PASSWORD, output_dir=tmp_path, poll_s=1.0)
+    h2 = None
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await asyncio.wait_for(app.ready.wait(), 15)
+            with httpx.Client(base_url=live.url) as c:
+                for _ in range(3):
+                    assert c.post(f"{API}/tickets", json={"service": "SB", "channel": "walk_in"}).status_code == 201
+            await until(lambda: app.state.seq >= 3, what="events seen")
+            live.__exit__(None, None, None)
+            h.close()
+            await until(lambda: app.stream_status == "down", what="connection lost shown")
+            h2 = build_hall(tmp_path, clock, broker, fresh=False)
+            live = LiveServer(h2.app, port=port).__enter__()
+            with httpx.Client(base_url=live.url) as c:
+                for _ in range(2):
+                    assert c.post(f"{API}/tickets", json={"service": "GJJ", "channel": "walk_in"}).status_code == 201
+                await until(lambda: app.stream_status == "live", timeout=20, what="reconnected")
+                last = c.get(f"{API}/tickets", params={"status": "waiting"}).status_code  # noqa: F841
+            server_seqs = await asyncio.to_thread(_all_seqs, live.ws_url)
+            await until(lambda: app.state.seq >= max(server_seqs), what="caught up")
+            await pilot.press("5")
+            await pilot.pause(0.3)
+            shown = app.query_one(EventsPane).rows()
+            assert len(shown) == len(set(shown)), "duplicate rows"
+            assert sorted(int(s) for s in shown) == sorted(server_seqs), "missing or extra rows"
+            app.save_screenshot(filename="console-events.svg", path=str(DOCS))
+    finally:
+        live.__exit__(None, None, None)
+        (h2 or h).close()
+        h.close()
+
+
+def _all_seqs(ws_url: str) -> list[int]:
+    from websockets.sync.client import connect
+
+    with connect(f"{ws_url}/ws/halls/hn-tja") as ws:
+        last = json.loads(ws.recv())["seq"]
+    seqs = []
+    with connect(f"{ws_url}/ws/halls/hn-tja?since=0") as ws:
+        while not seqs or seqs[-1] < last:
+            seqs.append(json.loads(ws.recv())["seq"])
+    return seqs
+
+
+async def test_screenshots_at_80x24_and_full_screen(tmp_path: Path, clock: ManualClock, broker: Broker) -> None:
+    h = build_hall(tmp_path, clock, broker)
+    try:
+        with LiveServer(h.app) as live, devices(broker, ("kiosk", "kiosk-01"), ("env_sensor", "env-01"),
+                                                ("locker", "locker-01"), slots=12, auto_close_s=None):
+            app = ConsoleApp(live.url, "duty01", PASSWORD, output_dir=tmp_path, poll_s=1.0)
+            async with app.run_test(size=(80, 24)) as pilot:
+                await asyncio.wait_for(app.ready.wait(), 15)
+                await until(lambda: sum(1 for d in app.state.devices.values() if d.get("online")) >= 3,
+                            what="devices online")
+                await pilot.pause(1.2)
+                app.save_screenshot(filename="console-80x24.svg", path=str(DOCS))
+                for key in "246":
+                    await pilot.press(key)
+                    await pilot.pause(0.5)
+                assert app.query_one(AlarmsPane) and app.query_one(DevicesPane)
+            app2 = ConsoleApp(live.url, "duty01", PASSWORD, output_dir=tmp_path, poll_s=1.0)
+            async with app2.run_test(size=(160, 48)) as pilot:
+                await asyncio.wait_for(app2.ready.wait(), 15)
+                await pilot.pause(1.2)
+                app2.save_screenshot(filename="console-overview.svg", path=str(DOCS))
+                await pilot.press("4")
+                await pilot.pause(0.5)
+                app2.save_screenshot(filename="console-lockers.svg", path=str(DOCS))
+    finally:
+        h.close()
