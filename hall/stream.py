@@ -25,7 +25,8 @@ from hall.runtime import HallRuntime, ms
 from hall.windows.service import window_views
 from hall.windows.staffing import announce_open
 
-TOPICS = ("ticket", "window", "device", "alarm", "locker", "command", "tidal", "post", "wait", "service", "hall")
+TOPICS = ("ticket", "window", "device", "alarm", "locker", "command", "tidal", "post", "wait", "service", "hall",
+          "shift")
 REPLAY_PAGE = 1000
 
 

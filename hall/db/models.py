@@ -384,3 +384,19 @@ command_t = CommandRow.__table__
 slot_t = LockerSlotRow.__table__
 deposit_t = DepositRow.__table__
 pickup_lock_t = PickupLockRow.__table__
+
+
+class ShiftNoteRow(SQLModel, table=True):
+    """A duty officer's handover note (交接班记录): staff text for the next shift, never visitors' data."""
+
+    __tablename__ = "shift_note"
+    id: int | None = Field(default=None, primary_key=True)
+    hall_id: str = Field(max_length=32)
+    at_ms: int = Field(sa_type=BigInteger)
+    author: str = Field(max_length=64, description="the staff member's username")
+    text: str = Field(sa_column=Column(Text, nullable=False))
+
+    __table_args__ = (Index("ix_shift_note_hall_at", "hall_id", "at_ms"),)
+
+
+shift_note_t = ShiftNoteRow.__table__

@@ -21,6 +21,7 @@ from hall.web.routes.auth import AuthController
 from hall.web.routes.devices import DeviceController
 from hall.web.routes.lockers import LockerController
 from hall.web.routes.pages import PageController, static_router
+from hall.web.routes.shift import ShiftController
 from hall.web.routes.slip import SlipController
 from hall.web.routes.staffing import StaffingController
 from hall.web.routes.tickets import TicketController
@@ -137,7 +138,7 @@ def create_app(server: HallServer, *, redis_url: str | None = None, redis_prefix
     app = Litestar(
         middleware=[_timing(server)],
         route_handlers=[TicketController, SlipController, WindowController, StaffingController, AlarmController,
-                        AuthController, DeviceController, LockerController,
+                        AuthController, DeviceController, LockerController, ShiftController,
                         PageController, static_router, hall_stream, metrics, healthz],
         plugins=[channels],
         on_startup=[on_startup],
