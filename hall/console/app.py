@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ class ConsoleApp(App[None]):
         self.poll_s = poll_s
         self.stream_status = "connecting"
         self._refresh_due = False
+        self.clock_offset = timedelta(0)  # the hall's clock minus this machine's (demos may run the hall ahead)
         self.ready = asyncio.Event()  # tests: signed in, first state loaded
 
     def compose(self) -> ComposeResult:
@@ -110,6 +111,8 @@ class ConsoleApp(App[None]):
 
     async def _stream_message(self, msg: dict[str, Any]) -> None:
         if msg.get("type") == "snapshot":
+            with contextlib.suppress(KeyError, ValueError, TypeError):  # the hall's clock, for ages and durations
+                self.clock_offset = datetime.fromisoformat(msg["at"]) - datetime.now().astimezone()
             self.state.load_snapshot(msg)
             await self.reload()
             self.ready.set()
@@ -175,7 +178,7 @@ class ConsoleApp(App[None]):
 
     def _redraw(self) -> None:
         self._refresh_due = False
-        now = datetime.now().astimezone()
+        now = datetime.now().astimezone() + self.clock_offset
         self.query_one(OverviewPane).show(self.state, now, self.stream_status)
         self.query_one(AlarmsPane).show(self.state, now)
         self.query_one(DevicesPane).show(self.state, now)

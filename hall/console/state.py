@@ -28,7 +28,21 @@ KIND_ZH = {"kiosk": "取号机", "ticket_printer": "打印机", "locker": "智�
            "caller": "呼叫器"}
 COMMAND_ZH = {"pending": "已保存", "sent": "已发送", "accepted": "已接受", "done": "已完成", "failed": "失败",
               "rejected": "被拒绝", "timeout": "超时", "expired": "已过期", "unknown": "结果未知"}
+COMMAND_NAME_ZH = {"open_door": "开门", "reboot": "重启", "print": "打印", "display": "显示"}
 EVENT_LOG_SIZE = 2000
+
+
+def command_text(c: dict[str, Any]) -> str:
+    """开门 3号格口, 重启, 打印 测试页 …"""
+    args = c.get("args") or {}
+    name = COMMAND_NAME_ZH.get(c.get("name", ""), c.get("name", ""))
+    if "slot" in args:
+        return f"{name} {args['slot']}号格口"
+    if c.get("name") == "print":
+        return f"{name} {'测试页' if args.get('ticket_id') in (None, 'test') else args['ticket_id']}"
+    if "text" in args:
+        return f"{name}「{str(args['text'])[:20]}」"
+    return name
 
 
 @dataclass
@@ -175,7 +189,7 @@ def describe(ev: dict[str, Any]) -> str:
         extra = f" → {d.get('assignee')}" if t == "alarm.assigned" else ""
         return f"{verb} {dev} {what}{extra}".strip()
     if t.startswith("command."):
-        return f"指令 {d.get('name')} {d.get('device')} {COMMAND_ZH.get(d.get('state', ''), d.get('state'))}"
+        return f"指令 {d.get('device')} {command_text(d)} {COMMAND_ZH.get(d.get('state', ''), d.get('state'))}"
     if t in ("device.online", "device.offline", "device.rebooted"):
         return f"{dev} " + {"device.online": "上线", "device.offline": "离线", "device.rebooted": "重启"}[t]
     if t.startswith("locker."):

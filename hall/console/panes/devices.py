@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Sparkline, Static
 
 from hall.console.client import ApiError
 from hall.console.modals import AskText, Confirm
-from hall.console.state import ALARM_ZH, COMMAND_ZH, KIND_ZH, HallState, age
+from hall.console.state import ALARM_ZH, COMMAND_ZH, KIND_ZH, HallState, age, command_text
 
 if TYPE_CHECKING:
     from hall.console.app import ConsoleApp
@@ -80,7 +80,7 @@ class DevicesPane(Vertical):
         t = Text("指令进度\n", style="bold")
         for c in cmds:
             state = c.get("state", "")
-            t.append(f"{(c.get('created_at') or '')[11:19]} {c.get('name')} {c.get('args') or ''}  ")
+            t.append(f"{(c.get('created_at') or '')[11:19]} {command_text(c)}  ")
             t.append(COMMAND_ZH.get(state, state), style=COMMAND_STYLE.get(state, "cyan"))
             reason = (c.get("detail") or {}).get("reason")
             t.append(f" {reason}\n" if reason else "\n")
@@ -140,7 +140,7 @@ class DevicesPane(Vertical):
         self.console.state.commands[cmd["id"]] = cmd
         self.detail = self.detail if self.detail and self.detail["device"] == device else {"device": device}
         self._show_commands(self.console.state)
-        self.app.notify(f"指令 {name} {COMMAND_ZH.get(cmd['state'], cmd['state'])}")
+        self.app.notify(f"{device} {command_text(cmd)}：{COMMAND_ZH.get(cmd['state'], cmd['state'])}")
 
     @work(exclusive=True, group="device-command")
     async def action_open_door(self) -> None:
