@@ -93,7 +93,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for cfg in hall.server.halls.values():
         users = [(w.post.a, "clerk") for w in cfg.cfg.windows if w.post] + [
             (w.post.b, "clerk") for w in cfg.cfg.windows if w.post and w.post.b]
-        users += [("manager01", "manager"), ("duty01", "duty_officer"), ("admin", "admin")]
+        users += [("manager01", "manager"), ("duty01", "duty_officer"), ("fac01", "facility"), ("admin", "admin")]
         for name, role in users:
             with contextlib.suppress(Conflict):
                 hall.server.db.write_sync(add_user, name, role, DEMO_PASSWORD, cfg.id)
@@ -120,7 +120,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if hall.mqtt is not None:
         print(f"  MQTT 代理 broker:         mqtt://{hall.mqtt.host}:{hall.mqtt.port}   "
               f"({len(fleet.devices)} simulated devices; credentials in {hall.settings.data_dir / 'mqtt'})")
-    print(f"  工作人员 staff:           clerk01..clerk20, manager01, duty01 / 密码 password {DEMO_PASSWORD}")
+    print(f"  设施人员 facility page:   {base}/staff/{hall_id}   (fac01)")
+    print(f"  值班台 duty console:      HALL_PASSWORD={DEMO_PASSWORD} ./run hall console --server {base}")
+    print(f"  工作人员 staff:           clerk01..clerk20, manager01, duty01, fac01 / 密码 password {DEMO_PASSWORD}")
     print("  模拟访客、窗口人员与设备正在运行 / simulated visitors, clerks and devices are running; Ctrl+C to stop")
     print("=" * 72, flush=True)
     logging.getLogger("hall.sim").setLevel(logging.INFO)
