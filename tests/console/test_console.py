@@ -199,3 +199,48 @@ async def test_screenshots_at_80x24_and_full_screen(tmp_path: Path, clock: Manua
                 app2.save_screenshot(filename="console-lockers.svg", path=str(DOCS))
     finally:
         h.close()
+
+
+async def test_shift_notes_summary_and_handover_pdf(tmp_path: Path, clock: ManualClock, broker: Broker) -> None:
+    from hall import alarms
+
+    h = build_hall(tmp_path, clock, broker)
+    rt = h.server.hall("hn-tja")
+    h.server.db.write_sync(alarms.raise_alarm, rt, rt.now(), "device", "kiosk-01", "paper_out", "major",
+                           {"text": "kiosk-01 缺纸"})
+    h.server.db.write_sync(alarms.raise_alarm, rt, rt.now(), "device", "env-01", "temperature", "minor",
+                           {"text": "env-01 温度超限"})
+    try:
+        with LiveServer(h.app) as live:
+            app = ConsoleApp(live.url, "duty01", PASSWORD, output_dir=tmp_path, poll_s=1.0)
+            async with app.run_test(size=(100, 30)) as pilot:
+                await asyncio.wait_for(app.ready.wait(), 15)
+                # alarm filters: severity narrows the table
+                await pilot.press("2")
+                table = app.query_one("#alarm-table", DataTable)
+                table.focus()
+                await until(lambda: table.row_count == 2, what="two alarms")
+                await pilot.press("v")  # 紧急 only
+                await pilot.pause(0.2)
+                assert table.row_count == 0
+                await pilot.press("v")  # 重要
+                await pilot.pause(0.2)
+                assert table.row_count == 1
+                # the shift pane: summary, a note, the PDF
+                await pilot.press("6")
+                shift = app.query_one("ShiftPane")
+                await until(lambda: shift.summary is not None, what="summary loaded")
+                assert shift.summary["alarms"]["raised"] == 2
+                shift.focus()
+                await pilot.press("n")
+                await pilot.pause(0.3)
+                await pilot.press(*"kiosk-01 缺纸待补充")
+                await pilot.press("enter")
+                await until(lambda: any(n.get("text") == "kiosk-01 缺纸待补充" for n in app.state.notes),
+                            what="note shown")
+                await pilot.press("p")
+                saved = await until(lambda: shift.saved, what="PDF saved")
+                assert saved.read_bytes().startswith(b"%PDF") and saved.parent == tmp_path
+                app.save_screenshot(filename="console-shift.svg", path=str(DOCS))
+    finally:
+        h.close()
