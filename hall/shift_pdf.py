@@ -23,18 +23,11 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from reportlab.platypus.flowables import Flowable
 
-from hall.iot.rules import TEXT as DEVICE_ALARM_ZH
+from hall.labels import ALARM_STATE_ZH as STATE_ZH
+from hall.labels import ALARM_ZH, COMMAND_STATE_ZH, COMMAND_ZH, SEVERITY_ZH, SOURCE_ZH
 from hall.slip import cjk_font
 
 TITLE = "值班交接班记录"
-SEVERITY_ZH = {"critical": "紧急", "major": "重要", "minor": "一般", "warning": "提示"}
-STATE_ZH = {"active": "未确认", "acked": "已确认", "cleared": "已恢复未确认", "closed": "已关闭"}
-ALARM_ZH = {**DEVICE_ALARM_ZH, "pickup_guessing": "取件码多次输错", "slot_mismatch": "格口与记录不符",
-            "post_vacant": "空岗", "wait_alert": "等待预警", "alarm_flood": "报警泛滥"}
-SOURCE_ZH = {"device": "设备", "post": "窗口", "service": "业务", "hall": "大厅"}
-COMMAND_ZH = {"open_door": "开柜门", "reboot": "重启", "print": "打印", "display": "显示"}
-COMMAND_STATE_ZH = {"pending": "已保存", "sent": "已发送", "accepted": "已接受", "done": "已完成", "failed": "失败",
-                    "rejected": "被拒绝", "timeout": "超时", "expired": "已过期", "unknown": "结果未知"}
 MARGIN = 16 * mm
 WIDTH = A4[0] - 2 * MARGIN
 GRID = colors.HexColor("#888888")

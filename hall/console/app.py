@@ -25,7 +25,8 @@ from hall.console.panes.events import EventsPane
 from hall.console.panes.lockers import LockersPane
 from hall.console.panes.overview import OverviewPane
 from hall.console.panes.shift import ShiftPane
-from hall.console.state import ALARM_ZH, HallState
+from hall.console.state import HallState
+from hall.labels import ALARM_ZH
 
 POLL_S = 5.0
 

@@ -13,29 +13,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from hall.labels import ALARM_ZH, COMMAND_STATE_ZH, COMMAND_ZH
+
 SEVERITY_ORDER = {"critical": 0, "major": 1, "minor": 2, "warning": 3}
-SEVERITY_ZH = {"critical": "紧急", "major": "重要", "minor": "一般", "warning": "提示"}
-STATE_ZH = {"active": "未确认", "acked": "已确认", "cleared": "已恢复未确认", "closed": "已关闭"}
 OPEN = ("active", "acked", "cleared")
-ALARM_ZH = {
-    "offline": "离线", "paper_low": "纸张将尽", "paper_out": "缺纸", "jam": "卡纸", "fault": "故障",
-    "disk_full": "磁盘将满", "door_open_long": "柜门未关", "door_unexpected": "柜门异常打开", "door_jam": "柜门无法打开",
-    "temperature": "温度超限", "humidity": "湿度超限", "screen_dark": "屏幕黑屏", "clock_skew": "时钟偏差",
-    "mqtt_rejected": "消息异常", "pickup_guessing": "取件码多次输错", "slot_mismatch": "格口不符",
-    "post_vacant": "空岗", "wait_alert": "等待预警", "alarm_flood": "报警泛滥",
-}
-KIND_ZH = {"kiosk": "取号机", "ticket_printer": "打印机", "locker": "智能柜", "screen": "大屏", "env_sensor": "环境",
-           "caller": "呼叫器"}
-COMMAND_ZH = {"pending": "已保存", "sent": "已发送", "accepted": "已接受", "done": "已完成", "failed": "失败",
-              "rejected": "被拒绝", "timeout": "超时", "expired": "已过期", "unknown": "结果未知"}
-COMMAND_NAME_ZH = {"open_door": "开门", "reboot": "重启", "print": "打印", "display": "显示"}
 EVENT_LOG_SIZE = 2000
 
 
 def command_text(c: dict[str, Any]) -> str:
     """开门 3号格口, 重启, 打印 测试页 …"""
     args = c.get("args") or {}
-    name = COMMAND_NAME_ZH.get(c.get("name", ""), c.get("name", ""))
+    name = COMMAND_ZH.get(c.get("name", ""), c.get("name", ""))
     if "slot" in args:
         return f"{name} {args['slot']}号格口"
     if c.get("name") == "print":
@@ -189,7 +177,7 @@ def describe(ev: dict[str, Any]) -> str:
         extra = f" → {d.get('assignee')}" if t == "alarm.assigned" else ""
         return f"{verb} {dev} {what}{extra}".strip()
     if t.startswith("command."):
-        return f"指令 {d.get('device')} {command_text(d)} {COMMAND_ZH.get(d.get('state', ''), d.get('state'))}"
+        return f"指令 {d.get('device')} {command_text(d)} {COMMAND_STATE_ZH.get(d.get('state', ''), d.get('state'))}"
     if t in ("device.online", "device.offline", "device.rebooted"):
         return f"{dev} " + {"device.online": "上线", "device.offline": "离线", "device.rebooted": "重启"}[t]
     if t.startswith("locker."):

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hall.hallconfig import IotCfg, RangeCfg
+from hall.labels import ALARM_ZH
 
 DEFAULT_SEVERITY = {
     "offline": "major", "paper_low": "minor", "paper_out": "major", "jam": "major", "fault": "major",
@@ -26,12 +27,7 @@ DEFAULT_SEVERITY = {
     "temperature": "minor", "humidity": "minor", "screen_dark": "major",
     "mqtt_rejected": "warning", "clock_skew": "warning",
 }
-TEXT = {
-    "offline": "设备离线", "paper_low": "纸张将尽", "paper_out": "缺纸", "jam": "卡纸", "fault": "设备故障",
-    "disk_full": "磁盘将满", "door_open_long": "柜门长时间未关", "door_unexpected": "柜门异常打开（无开门指令）",
-    "door_jam": "柜门未能打开", "temperature": "温度超限", "humidity": "湿度超限", "screen_dark": "大厅屏幕黑屏",
-    "mqtt_rejected": "设备消息异常", "clock_skew": "设备时钟偏差",
-}
+TEXT = ALARM_ZH  # the alarm texts (设备离线, 缺纸 …), shared with the console and the PDFs
 
 
 @dataclass(frozen=True, slots=True)

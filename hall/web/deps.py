@@ -8,7 +8,7 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 
 from hall.auth import COOKIE, session_for_token
-from hall.errors import Forbidden, Unauthorized
+from hall.errors import BadRequest, Forbidden, Unauthorized
 from hall.runtime import Actor, ms
 from hall.server import HallServer
 
@@ -59,3 +59,10 @@ async def require_actor(request: Request, *roles: str, hall: str | None = None) 
     if hall is not None and actor.hall_id not in (None, hall):
         raise Forbidden("您不属于该大厅", "you do not belong to this hall", code="other_hall")
     return actor
+
+
+def one_of(value: str | None, allowed: tuple[str, ...], field: str) -> None:
+    """A query or body value that must be one of ``allowed`` (400 ``bad_<field>`` otherwise)."""
+    if value and value not in allowed:
+        raise BadRequest(f"{field} 须为 {'、'.join(allowed)} 之一", f"{field} must be one of {', '.join(allowed)}",
+                         code=f"bad_{field}")

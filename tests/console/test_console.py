@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from textual.widgets import DataTable
 
 from hall.clock import ManualClock
@@ -17,19 +15,13 @@ from hall.console.app import ConsoleApp
 from hall.console.panes.alarms import AlarmsPane
 from hall.console.panes.devices import DevicesPane
 from hall.console.panes.events import EventsPane
-from tests.brokers import Broker, start_broker
+from tests.brokers import Broker
 from tests.conftest import PASSWORD
 from tests.iot import API, build_hall, devices
 from tests.live import LiveServer
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = start_broker(tmp_path)
-    yield b
-    b.stop()
 
 
 async def until(fn, timeout: float = 15.0, what: str = "condition"):  # noqa: ANN001, ANN201

@@ -3,23 +3,10 @@ restarts leave visible outcomes; a locker reconciles with the server after a res
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from hall.clock import ManualClock
-from tests.brokers import Broker, start_broker
 from tests.conftest import login
 from tests.helpers import assert_error
 from tests.iot import API, build_hall, device_alarms, devices, running, twin, wait_until
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = start_broker(tmp_path)
-    yield b
-    b.stop()
 
 
 def send(client, hd, device: str, name: str, args: dict | None = None):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -13,17 +12,10 @@ from sqlalchemy import select
 
 from hall.clock import ManualClock
 from hall.db.models import event_t
-from tests.brokers import Broker, start_broker
+from tests.brokers import Broker
 from tests.conftest import login
 from tests.helpers import anonymous, assert_error
 from tests.iot import API, build_hall, device_alarms, devices, running, twin, wait_until
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = start_broker(tmp_path)
-    yield b
-    b.stop()
 
 
 @pytest.fixture

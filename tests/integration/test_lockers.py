@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hall.clock import ManualClock
-from tests.brokers import Broker, start_broker
+from tests.brokers import Broker
 from tests.conftest import login
 from tests.helpers import anonymous, assert_error
 from tests.iot import API, build_hall, device_alarms, devices, running, twin, wait_until
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = start_broker(tmp_path)
-    yield b
-    b.stop()
 
 
 @pytest.fixture

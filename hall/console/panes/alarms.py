@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -14,10 +14,10 @@ from textual.widgets import DataTable, Static
 
 from hall.console.client import ApiError
 from hall.console.modals import AskText, Choose
-from hall.console.state import ALARM_ZH, KIND_ZH, SEVERITY_ZH, STATE_ZH, HallState, age
-
-if TYPE_CHECKING:
-    from hall.console.app import ConsoleApp
+from hall.console.panes.base import TablePane
+from hall.console.state import HallState, age
+from hall.labels import ALARM_STATE_ZH as STATE_ZH
+from hall.labels import ALARM_ZH, KIND_ZH, SEVERITY_ZH
 
 STATES = ["open", "active", "acked", "cleared", "closed", "all"]
 STATE_LABEL = {"open": "未关闭", "all": "全部", **STATE_ZH}
@@ -26,7 +26,7 @@ KINDS = [None, "kiosk", "ticket_printer", "locker", "screen", "env_sensor", "cal
 KIND_LABEL = {**KIND_ZH, "post": "岗位", "service": "业务", "hall": "大厅"}
 
 
-class AlarmsPane(Vertical):
+class AlarmsPane(TablePane, Vertical):
     BINDINGS = [
         Binding("a", "ack", "确认"), Binding("s", "assign", "指派"), Binding("c", "comment", "备注"),
         Binding("h", "shelve", "搁置"), Binding("u", "unshelve", "取消搁置"), Binding("r", "resolve", "处理完成"),
@@ -43,16 +43,6 @@ class AlarmsPane(Vertical):
         table = DataTable(id="alarm-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("级别", "状态", "对象", "报警", "位置", "持续", "次数", "指派", "升级")
         yield table
-
-    @property
-    def console(self) -> ConsoleApp:
-        return self.app  # type: ignore[return-value]
-
-    def selected(self) -> str | None:
-        table = self.query_one(DataTable)
-        if table.row_count == 0:
-            return None
-        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
 
     def show(self, st: HallState, now: datetime) -> None:
         filters = Text.assemble(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
@@ -15,10 +15,10 @@ from textual.widgets import DataTable, Sparkline, Static
 
 from hall.console.client import ApiError
 from hall.console.modals import AskText, Confirm
-from hall.console.state import ALARM_ZH, COMMAND_ZH, KIND_ZH, HallState, age, command_text
-
-if TYPE_CHECKING:
-    from hall.console.app import ConsoleApp
+from hall.console.panes.base import TablePane
+from hall.console.state import HallState, age, command_text
+from hall.labels import ALARM_ZH, KIND_ZH
+from hall.labels import COMMAND_STATE_ZH as COMMAND_ZH
 
 STATE_TEXT = {"ok": ("正常", "green"), "alarm": ("报警", "bold yellow"), "offline": ("离线", "bold red"),
               "unknown": ("未上线", "dim")}
@@ -26,7 +26,7 @@ COMMAND_STYLE = {"done": "green", "failed": "bold red", "rejected": "bold red", 
                  "unknown": "yellow", "expired": "yellow"}
 
 
-class DevicesPane(Vertical):
+class DevicesPane(TablePane, Vertical):
     BINDINGS = [
         Binding("enter", "detail", "详情"), Binding("o", "open_door", "开柜门"), Binding("b", "reboot", "重启"),
         Binding("p", "print_test", "打印测试页"),
@@ -44,16 +44,6 @@ class DevicesPane(Vertical):
             yield Static("选择设备后按 Enter 查看详情", id="dev-info")
             yield Sparkline([], id="dev-spark")
             yield Static(id="dev-commands")
-
-    @property
-    def console(self) -> ConsoleApp:
-        return self.app  # type: ignore[return-value]
-
-    def selected(self) -> str | None:
-        table = self.query_one(DataTable)
-        if table.row_count == 0:
-            return None
-        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
 
     def show(self, st: HallState, now: datetime) -> None:
         table = self.query_one(DataTable)

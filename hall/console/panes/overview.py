@@ -10,7 +10,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
-from hall.console.state import KIND_ZH, SEVERITY_ZH, HallState, describe
+from hall.console.state import HallState, describe
+from hall.labels import KIND_ZH, SEVERITY_ZH
 
 DEVICE_STYLE = {"ok": "black on green", "alarm": "black on yellow", "offline": "white on red",
                 "unknown": "white on grey37"}

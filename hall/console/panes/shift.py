@@ -16,7 +16,8 @@ from textual.widgets import Static
 
 from hall.console.client import ApiError
 from hall.console.modals import AskText
-from hall.console.state import COMMAND_ZH, SEVERITY_ZH
+from hall.labels import COMMAND_STATE_ZH as COMMAND_ZH
+from hall.labels import SEVERITY_ZH
 
 if TYPE_CHECKING:
     from hall.console.app import ConsoleApp

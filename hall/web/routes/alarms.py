@@ -16,9 +16,8 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 
 from hall import alarms
-from hall.errors import BadRequest
 from hall.hallconfig import SEVERITIES
-from hall.web.deps import STAFF_ROLES, require_actor, server_of
+from hall.web.deps import STAFF_ROLES, one_of, require_actor, server_of
 
 ALARM_STATES = ("active", "acked", "cleared", "closed", "open")
 ALARM_SOURCES = ("post", "service", "device", "hall")
@@ -46,12 +45,6 @@ class ResolveBody:
     note: str | None = None
 
 
-def _one_of(value: str | None, allowed: tuple[str, ...], field: str) -> None:
-    if value and value not in allowed:
-        raise BadRequest(f"{field} 须为 {'、'.join(allowed)} 之一", f"{field} must be one of {', '.join(allowed)}",
-                         code=f"bad_{field}")
-
-
 class AlarmController(Controller):
     path = "/api/v1/halls/{hall:str}/alarms"
     tags = ["alarms"]
@@ -69,9 +62,9 @@ class AlarmController(Controller):
         srv = server_of(request)
         h = srv.hall(hall)
         await require_actor(request, *STAFF_ROLES, hall=hall)
-        _one_of(alarm_state, ALARM_STATES, "state")
-        _one_of(severity, SEVERITIES, "severity")
-        _one_of(source, ALARM_SOURCES, "source")
+        one_of(alarm_state, ALARM_STATES, "state")
+        one_of(severity, SEVERITIES, "severity")
+        one_of(source, ALARM_SOURCES, "source")
         query = partial(alarms.list_alarms, severity=severity, source=source, assignee=assignee, subject=subject,
                         flood_id=flood_id)
         return await srv.db.read(query, h, alarm_state, limit)

@@ -9,8 +9,7 @@ from typing import Any
 from litestar import Controller, Request, delete, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
-from hall.errors import BadRequest
-from hall.web.deps import require_actor, server_of
+from hall.web.deps import one_of, require_actor, server_of
 from hall.windows import staffing
 
 SUPERVISORS = ("manager", "admin")
@@ -38,12 +37,6 @@ class TidalBody:
     action: str  # "open" | "close" | "release"
     services: list[str] | None = None  # for "open": what the window takes (default: all it can serve)
     minutes: int = 60  # how long the hold lasts
-
-
-def _one_of(value: str | None, allowed: tuple[str, ...], field: str) -> None:
-    if value and value not in allowed:
-        raise BadRequest(f"{field} 须为 {'、'.join(allowed)} 之一", f"{field} must be one of {', '.join(allowed)}",
-                         code=f"bad_{field}")
 
 
 class StaffingController(Controller):
@@ -103,7 +96,7 @@ class StaffingController(Controller):
         srv = server_of(request)
         h = srv.hall(hall)
         await require_actor(request, "duty_officer", *SUPERVISORS, hall=hall)
-        _one_of(kind, DECISION_KINDS, "kind")
+        one_of(kind, DECISION_KINDS, "kind")
         return await srv.db.read(staffing.decisions, h, kind, limit)
 
     @post("/tidal/{window:str}", operation_id="HoldTidal", status_code=200)
@@ -113,5 +106,5 @@ class StaffingController(Controller):
         srv = server_of(request)
         h = srv.hall(hall)
         actor = await require_actor(request, *SUPERVISORS, hall=hall)
-        _one_of(data.action or "?", TIDAL_ACTIONS, "action")
+        one_of(data.action or "?", TIDAL_ACTIONS, "action")
         return await srv.db.write(staffing.hold_tidal, h, actor, window, data.action, data.services, data.minutes)
