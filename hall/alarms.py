@@ -124,6 +124,7 @@ def raise_alarm(tx: Tx, h: HallRuntime, now: datetime, source: str, subject: str
 
     ``severity`` is the caller's default; ``iot.severity`` in the hall config overrides it per type.
     """
+    tx.lock_hall(h.id)  # the hall row before any alarm row, as every writer does (PostgreSQL)
     conn = tx.conn
     severity = h.cfg.iot.severity.get(type_, severity)
     prev = _open(conn, h.id, source, subject, type_, lock=True)
@@ -192,6 +193,7 @@ def _clear_row(tx: Tx, h: HallRuntime, now: datetime, prev: Any) -> bool:
 def clear_alarm(tx: Tx, h: HallRuntime, now: datetime, source: str, subject: str, type_: str) -> str | None:
     """The condition is gone: an acknowledged alarm closes, an unacknowledged one waits as cleared.
     Returns the alarm's id, or None when there was nothing to clear."""
+    tx.lock_hall(h.id)  # the hall row before any alarm row, as every writer does (PostgreSQL)
     prev = _open(tx.conn, h.id, source, subject, type_, lock=True)
     if prev is None or not _clear_row(tx, h, now, prev):
         return None
@@ -300,6 +302,7 @@ def _done(tx: Tx, h: HallRuntime, now: datetime, r: Any, before: lc.Alarm, after
 
 def ack(tx: Tx, h: HallRuntime, now: datetime, actor: Actor, alarm_id: str) -> dict[str, Any]:
     """Acknowledge: active → acked, cleared → closed. 409 ``alarm_state`` otherwise."""
+    tx.lock_hall(h.id)  # the hall row before any alarm row, as every writer does (PostgreSQL)
     r = _get(tx.conn, h, alarm_id, lock=True)
     _may_handle(actor, r, "确认", "acknowledge")
     before = _lifecycle(r)
@@ -309,6 +312,7 @@ def ack(tx: Tx, h: HallRuntime, now: datetime, actor: Actor, alarm_id: str) -> d
 
 def assign(tx: Tx, h: HallRuntime, now: datetime, actor: Actor, alarm_id: str, assignee: str) -> dict[str, Any]:
     """Assign an open alarm to a staff member who handles alarms; facility staff take it themselves."""
+    tx.lock_hall(h.id)  # the hall row before any alarm row, as every writer does (PostgreSQL)
     r = _get(tx.conn, h, alarm_id, lock=True)
     before = _lifecycle(r)
     after = lc.assign(before, assignee)
@@ -326,6 +330,7 @@ def assign(tx: Tx, h: HallRuntime, now: datetime, actor: Actor, alarm_id: str, a
 
 def comment(tx: Tx, h: HallRuntime, now: datetime, actor: Actor, alarm_id: str, text: str) -> dict[str, Any]:
     """Add a comment (any state, also closed). The comments are in ``history``."""
+    tx.lock_hall(h.id)  # the hall row before any alarm row, as every writer does (PostgreSQL)
     r = _get(tx.conn, h, alarm_id, lock=True)
     _may_handle(actor, r, "备注", "comment on")
     before = _lifecycle(r)
@@ -338,6 +343,7 @@ def shelve(tx: Tx, h: HallRuntime, now: datetime, actor: Actor, alarm_id: str, m
            reason: str) -> dict[str, Any]:
     """Shelve an open alarm for ``minutes``: not announced again, no escalation, until it runs out
     (the sweep lifts it: ``alarm.unshelved``) or someone unshelves it."""
+    tx.lock_hall(h.id)  # the hall row before any alarm row, as every writer does (PostgreSQL)
     r = _get(tx.conn, h, alarm_id, lock=True)
     before = _lifecycle(r)
     after, why = lc.shelve(before, ms(now), minutes, reason)
@@ -347,6 +353,7 @@ def shelve(tx: Tx, h: HallRuntime, now: datetime, actor: Actor, alarm_id: str, m
 
 
 def unshelve(tx: Tx, h: HallRuntime, now: datetime, actor: Actor, alarm_id: str) -> dict[str, Any]:
+    tx.lock_hall(h.id)  # the hall row before any alarm row, as every writer does (PostgreSQL)
     r = _get(tx.conn, h, alarm_id, lock=True)
     before = _lifecycle(r)
     after = lc.unshelve(before)
@@ -358,6 +365,7 @@ def resolve(tx: Tx, h: HallRuntime, now: datetime, actor: Actor, alarm_id: str,
             note: str | None = None) -> dict[str, Any]:
     """Close an open alarm whatever its state; if the condition is still there, its next raise is
     a new alarm."""
+    tx.lock_hall(h.id)  # the hall row before any alarm row, as every writer does (PostgreSQL)
     r = _get(tx.conn, h, alarm_id, lock=True)
     _may_handle(actor, r, "关闭", "resolve")
     before = _lifecycle(r)
@@ -372,6 +380,7 @@ def sweep(tx: Tx, h: HallRuntime, now: datetime) -> list[dict[str, Any]]:
     """Run now and then: lift shelves that ran out, escalate alarms nobody acknowledged in time,
     end a flood that has calmed down, send the flood summary that was held back. Returns what it
     did: ``[{action: unshelved|escalated|flood|flood_ended, alarm, …}]``."""
+    tx.lock_hall(h.id)  # the hall row before any alarm row, as every writer does (PostgreSQL)
     conn, cfg = tx.conn, h.cfg.iot
     now_ms = ms(now)
     out: list[dict[str, Any]] = []

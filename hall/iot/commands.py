@@ -84,6 +84,7 @@ def _set(tx: Tx, h: HallRuntime, now: datetime, r: Any, state: str, **values: An
 
 def create(tx: Tx, h: HallRuntime, now: datetime, device: str, name: str, args: dict[str, Any],
            actor: str | None, ttl_s: int, purpose: str | None = None) -> dict[str, Any]:
+    tx.lock_hall(h.id)  # hall row first, like every writer: no deadlock on PostgreSQL
     cmd_id = str(uuid.uuid4())
     tx.conn.execute(command_t.insert().values(
         id=cmd_id, hall_id=h.id, device=device, name=name, args=_encode(args).decode(), state="pending",
@@ -99,6 +100,7 @@ def payload(row: dict[str, Any], expires_ms: int) -> bytes:
 
 
 def mark_sent(tx: Tx, h: HallRuntime, now: datetime, cmd_id: str) -> dict[str, Any] | None:
+    tx.lock_hall(h.id)  # hall row first, like every writer: no deadlock on PostgreSQL
     r = _get(tx.conn, h.id, cmd_id)
     if r.state != "pending":
         return None  # answered before the publish was recorded (fast devices): keep the answer
@@ -108,6 +110,7 @@ def mark_sent(tx: Tx, h: HallRuntime, now: datetime, cmd_id: str) -> dict[str, A
 def on_ack(tx: Tx, h: HallRuntime, now: datetime, device: str, cmd_id: str, status: str,
            detail: dict[str, Any]) -> dict[str, Any] | None:
     """A device's answer. Ignored for another device's command or a state it cannot follow."""
+    tx.lock_hall(h.id)  # hall row first, like every writer: no deadlock on PostgreSQL
     r = tx.conn.execute(select(command_t).where(command_t.c.hall_id == h.id, command_t.c.id == cmd_id)).first()
     if r is None or r.device != device:
         return None
@@ -125,6 +128,7 @@ def on_ack(tx: Tx, h: HallRuntime, now: datetime, device: str, cmd_id: str, stat
 
 def sweep(tx: Tx, h: HallRuntime, now: datetime) -> list[dict[str, Any]]:
     """Commands past their time: sent and unanswered → timeout; never sent and expired → expired."""
+    tx.lock_hall(h.id)  # hall row first, like every writer: no deadlock on PostgreSQL
     now_ms = ms(now)
     timeout_ms = h.cfg.iot.command_timeout_s * 1000
     q = select(command_t).where(command_t.c.hall_id == h.id, command_t.c.state.in_(IN_FLIGHT))
@@ -139,6 +143,7 @@ def sweep(tx: Tx, h: HallRuntime, now: datetime) -> list[dict[str, Any]]:
 
 def at_start(tx: Tx, h: HallRuntime, now: datetime) -> list[dict[str, Any]]:
     """After a restart, commands in flight have an unknown outcome: never resent."""
+    tx.lock_hall(h.id)  # hall row first, like every writer: no deadlock on PostgreSQL
     q = select(command_t).where(command_t.c.hall_id == h.id, command_t.c.state.in_(IN_FLIGHT))
     return [_set(tx, h, now, r, "unknown", detail=_encode({"reason": "server restarted"}).decode())
             for r in tx.conn.execute(q).all()]

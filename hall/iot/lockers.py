@@ -221,6 +221,7 @@ def start_pickup(tx: Tx, h: HallRuntime, now: datetime, code: str, source: str) 
 
 def pickup_failed(tx: Tx, h: HallRuntime, now: datetime, dep_id: str, reason: str) -> None:
     """The door did not open for the visitor: the code stays valid for another try."""
+    tx.lock_hall(h.id)
     done = tx.conn.execute(update(deposit_t).where(deposit_t.c.id == dep_id, deposit_t.c.state == "picking")
                            .values(state="stored")).rowcount
     if done:
@@ -228,6 +229,7 @@ def pickup_failed(tx: Tx, h: HallRuntime, now: datetime, dep_id: str, reason: st
 
 
 def deposit_failed(tx: Tx, h: HallRuntime, now: datetime, dep_id: str, reason: str) -> None:
+    tx.lock_hall(h.id)
     r = tx.conn.execute(select(deposit_t).where(deposit_t.c.id == dep_id)).first()
     if r is None or r.state != "opening":
         return
@@ -245,6 +247,7 @@ def _free(tx: Tx, h: HallRuntime, device: str, slot: int, now_ms: int) -> None:
 def on_door(tx: Tx, h: HallRuntime, now: datetime, device: str, type_: str, slot: int,
             occupied: bool | None) -> dict[str, Any] | None:
     """A locker's door event moves the deposit on that slot; returns what happened, if anything."""
+    tx.lock_hall(h.id)
     now_ms = ms(now)
     door = "open" if type_ == "door_opened" else "closed"
     values: dict[str, Any] = {"door": door, "updated_ms": now_ms}
@@ -278,6 +281,7 @@ def on_door(tx: Tx, h: HallRuntime, now: datetime, device: str, type_: str, slot
 
 def reconcile(tx: Tx, h: HallRuntime, now: datetime, device: str, reported: dict[int, bool]) -> list[dict[str, Any]]:
     """Bring the server's beliefs in line with a locker's report (after a restart)."""
+    tx.lock_hall(h.id)
     now_ms = ms(now)
     beliefs = {}
     for r in tx.conn.execute(select(deposit_t).where(deposit_t.c.hall_id == h.id, deposit_t.c.device == device,

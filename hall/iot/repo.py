@@ -51,6 +51,8 @@ def write_connectivity(tx: Tx, hall: str, device: str, values: dict[str, Any]) -
 def flush_metrics(tx: Tx, rows: list[dict[str, Any]]) -> None:
     """Last metrics of many devices at once (``h``, ``d``, ``m`` JSON text, ``seen``, ``skew``, ``fw``)."""
     if rows:
+        for hall in sorted({r["h"] for r in rows}):
+            tx.lock_hall(hall)  # as the ingestion's writes do, so the two never deadlock on PostgreSQL
         tx.conn.execute(_FLUSH, rows)
 
 

@@ -442,6 +442,7 @@ def _ack_op(tx: Tx, h: HallRuntime, device: str, cmd_id: str, status: str, detai
 
 def _register_op(tx: Tx, h: HallRuntime, device: str, kind: str, location: str | None, window: str | None,
                  slots: int, actor: str, now_ms: int, register: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    tx.lock_hall(h.id)
     res = register(tx, h.id, device, kind, location, window, now_ms, slots)
     tx.emit(h.id, "device.registered", h.now(), {"device": device, "kind": kind, "location": location,
                                                   "window": window, "by": actor, "created": res["created"]})
