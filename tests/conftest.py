@@ -8,9 +8,10 @@ that is emptied first.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from datetime import datetime
-from functools import cache, partial
+from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -74,12 +75,29 @@ def redis_url() -> str | None:
     return os.environ.get("HALL_TEST_REDIS_URL") or None
 
 
+@cache
+def _migrated_sqlite() -> Path:
+    """A SQLite file with the schema made by the migrations, once per test session: each test on
+    SQLite starts from a copy (build() still runs the migrations on it, which find nothing to do)."""
+    import tempfile
+
+    from hall.db.database import Database
+
+    path = Path(tempfile.mkdtemp(prefix="hall-schema-")) / "hall.db"
+    db = Database(f"sqlite:///{path}")
+    db.migrate()
+    db.close()
+    return path
+
+
 def make_hall(tmp_path: Path, clock: ManualClock, *, database_url: str | None = None,
               configs: list[Path] | None = None, redis: str | None = None) -> Hall:
     env = {"HALL_DATA_DIR": str(tmp_path), "HALL_SECRET": "test-secret",
            "HALL_REDIS_PREFIX": f"hall-test-{tmp_path.name}"}
     if database_url:
         env["HALL_DATABASE_URL"] = database_url
+    elif not (tmp_path / "hall.db").exists():
+        shutil.copyfile(_migrated_sqlite(), tmp_path / "hall.db")
     if redis:
         env["HALL_REDIS_URL"] = redis
     h = build(configs, settings=get_settings(env), clock=clock)
@@ -128,14 +146,18 @@ def _password_hash() -> str:
 
 
 def add_staff(h: Hall) -> None:
-    """clerk01..clerk20, duty01, fac01, manager01, admin01 (password PASSWORD), all of hn-tja."""
-    db, pw = h.server.db, _password_hash()
-    for i in range(1, 21):
-        db.write_sync(partial(add_user, password_hash=pw), f"clerk{i:02d}", "clerk", "", "hn-tja",
-                      f"工作人员{i:02d}", f"S{i:03d}")
-    for name, role in (("duty01", "duty_officer"), ("fac01", "facility"), ("manager01", "manager"),
-                       ("admin01", "admin")):
-        db.write_sync(partial(add_user, password_hash=pw), name, role, "", "hn-tja")
+    """clerk01..clerk20, duty01, fac01, manager01, admin01 (password PASSWORD), all of hn-tja; in one
+    transaction (one commit instead of 24 for every test)."""
+    pw = _password_hash()
+    users = [(f"clerk{i:02d}", "clerk", f"工作人员{i:02d}", f"S{i:03d}") for i in range(1, 21)]
+    users += [(name, role, "", "") for name, role in (("duty01", "duty_officer"), ("fac01", "facility"),
+                                                      ("manager01", "manager"), ("admin01", "admin"))]
+
+    def add_all(tx) -> None:  # noqa: ANN001
+        for name, role, display, staff_no in users:
+            add_user(tx, name, role, "", "hn-tja", display, staff_no, password_hash=pw)
+
+    h.server.db.write_sync(add_all)
 
 
 @pytest.fixture

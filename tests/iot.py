@@ -3,6 +3,7 @@ tuned for short bounds (heartbeat 1 s), and simulated devices from ``firmware_si
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from hall.hallconfig import HallCfg, default_config_path, load_halls
 from hall.iot.credentials import CredentialStore
 from hall.settings import get_settings
 from tests.brokers import Broker
-from tests.conftest import _reset_pg, add_staff, pg_url, redis_url
+from tests.conftest import _migrated_sqlite, _reset_pg, add_staff, pg_url, redis_url
 
 API = "/api/v1/halls/hn-tja"
 
@@ -57,6 +58,8 @@ def build_hall(tmp_path: Path, clock: ManualClock, broker: Broker, cfg: HallCfg 
         if fresh:
             _reset_pg(url)
         env["HALL_DATABASE_URL"] = url
+    elif fresh:
+        shutil.copyfile(_migrated_sqlite(), tmp_path / "hall.db")
     if redis_url():
         env["HALL_REDIS_URL"] = redis_url() or ""
     h = build(None, settings=get_settings(env), clock=clock, halls=[cfg or fast_config()],

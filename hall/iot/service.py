@@ -67,12 +67,8 @@ class IotService:
         """Before serving (synchronously, at start-up): config devices registered, twins loaded,
         commands left in flight by the last run marked ``unknown``."""
         db, halls = self.server.db, list(self.server.halls.values())
-        db.write_sync(repo.ensure_config_devices, halls, self._now_ms())
-        for h in halls:
-            db.write_sync(lockers.ensure_slots, h, self._now_ms())
+        db.write_sync(_prepare_op, halls, self._now_ms())
         self.ingest.load(db.read_sync(repo.all_devices), self._now_ms())
-        for h in halls:
-            db.write_sync(commands.at_start, h, h.now())
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
@@ -438,6 +434,15 @@ def _ack_op(tx: Tx, h: HallRuntime, device: str, cmd_id: str, status: str, detai
     data = commands.on_ack(tx, h, h.now(), device, cmd_id, status, detail)
     if data is not None and svc.loop is not None:
         tx.after_commit(lambda: _call_soon(svc.loop, svc.resolve, data))
+
+
+def _prepare_op(tx: Tx, halls: list[HallRuntime], now_ms: int) -> None:
+    """At start-up, in one transaction: the hall files' devices and locker slots registered, and
+    the commands the last run left in flight marked ``unknown``."""
+    repo.ensure_config_devices(tx, halls, now_ms)
+    for h in halls:
+        lockers.ensure_slots(tx, h, now_ms)
+        commands.at_start(tx, h, h.now())
 
 
 def _register_op(tx: Tx, h: HallRuntime, device: str, kind: str, location: str | None, window: str | None,
