@@ -6,7 +6,9 @@ with :func:`hall.queue.issuing.issue_ticket`; clerks call, start, finish and mar
 :mod:`hall.queue.calling`, sign in and out, pause and resume with :mod:`hall.windows.service`;
 with the controller on (tidal + AB) every tick runs :func:`hall.windows.staffing.tick` and the
 clerks carry out its decisions (open a tidal window, cover a post), stepping away with
-``staffing.step_away`` and taking a window with ``staffing.cover``.
+``staffing.step_away`` (once ``staffing.cover_candidate`` says somebody could cover), taking a
+window with ``staffing.cover``, and registering a standby clerk's break with
+``staffing.register_leave``.
 
 The agents below only decide *when* a person acts; what happens is the use case's business. All
 figures are read back from the database afterwards (``hall.sim.metrics``), except what only the
@@ -81,6 +83,8 @@ class Clerk:
     away: bool = False
     away_from: str | None = None  # the window to go back to
     pending_absence: Absence | None = None  # to start once the visitor at the window is done
+    due_since: float | None = None  # when the pending absence was first due (the AB hold counts from then)
+    held: bool = False  # this break was put off for cover at least once
     walking: tuple[str, str] | None = None  # ("open" | "cover", window) on the way
     requests: list[tuple[str, str]] = field(default_factory=list)  # asked while busy or away
 
@@ -177,7 +181,8 @@ class DayRun:
                 data = msgspec.json.decode(e.envelope)["data"]
                 # delivered after the acting clerk's own step is done, as a message would be
                 self.at(self.now_s, self.decide, {"kind": "post", "action": "cover_needed",
-                                                  "window": data["window"], "clerk": data.get("b")})
+                                                  "window": data["window"],
+                                                  "clerk": data.get("asked") or data.get("b")})
         return result
 
     def try_write(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
@@ -329,8 +334,12 @@ class DayRun:
             w.handover_to = None
             self.take_back(a, w)
             return
-        if c.pending_absence is not None and not self._covering(c) and self.leave(c, c.pending_absence):
-            return
+        if c.pending_absence is not None and not self._covering(c):
+            ab, since = c.pending_absence, c.due_since
+            c.pending_absence = c.due_since = None
+            self.absence_start(ab, since)  # the AB hold is checked again: leaves, or is held a while
+            if c.away or c.at != w.number:
+                return
         if w.closing:
             self.sign_out(c, w)
             return
@@ -342,11 +351,12 @@ class DayRun:
             self.sign_out(c, w)
 
     def _covering(self, c: Clerk) -> bool:
-        """Covering, as B, somebody else's post."""
+        """Covering somebody else's post: as its B, or as a standby clerk at a regular window."""
         if c.at is None:
             return False
-        post = self.cfg.window(c.at).post
-        return post is not None and post.b == c.name and post.a != c.name
+        wcfg = self.cfg.window(c.at)
+        post = wcfg.post
+        return post is not None and post.a != c.name and (post.b == c.name or wcfg.kind != "tidal")
 
     def sign_in(self, c: Clerk, w: Win) -> bool:
         if self.try_write("sign_in", service.sign_in, w.number, c.actor) is None:
@@ -365,15 +375,16 @@ class DayRun:
 
     # ------------------------------------------------------------------ absences
     def b_can_come(self, c: Clerk) -> bool:
-        """Whether the B of the post ``c`` sits at could come now (AB practice: A and B are not
-        both away from a post; A waits for B rather than leave the post empty)."""
+        """Whether somebody could cover the post ``c`` sits at if ``c`` stepped away now (AB
+        practice: A waits for cover rather than leave the post empty). The clerk's terminal shows
+        it: ``staffing.cover_candidate``, B or an available standby clerk."""
         if c.at is None:
             return True
         post = self.cfg.window(c.at).post
-        if post is None or post.b is None or post.b == c.name:
-            return True
-        b = self.clerks.get(post.b)
-        return b is not None and not b.away and b.at is None and b.walking is None
+        if post is None or post.a != c.name:
+            return True  # covering or at a tidal window: the hold is about one's own post
+        who = self.db.read_sync(staffing.cover_candidate, self.h, c.at, self.h.now(), c.name)
+        return who is not None
 
     def absence_start(self, ab: Absence, held_since: float | None = None) -> None:
         c = self.clerks[ab.clerk]
@@ -382,19 +393,13 @@ class DayRun:
         if c.away:  # still out from a break that was put off: this one follows on their return
             c.pending_absence = ab
             return
-        hold_s = self.p.ab_hold_max_min * 60.0
-        if (self.layout.controller and hold_s > 0 and c.at is not None and not self.b_can_come(c)
-                and self.now_s - (held_since if held_since is not None else self.now_s) < hold_s):
-            # B is busy: A stays and asks again in a minute (the break is not lost, only later)
-            self.held_s += 60.0 if held_since is not None else 0.0
-            self.breaks_held += held_since is None
-            self.at(self.now_s + 60.0, self.absence_start, ab,
-                    held_since if held_since is not None else self.now_s)
+        if self._hold(c, ab, held_since):
             return
         if c.at is not None:
             w = self.wins[c.at]
             if w.visitor is not None or self._covering(c) or w.handover_to is not None:
                 c.pending_absence = ab  # finishes the visitor (or the cover) first
+                c.due_since = held_since if held_since is not None else self.now_s
                 return
             self.leave(c, ab)
         elif c.walking is not None:
@@ -402,14 +407,41 @@ class DayRun:
         else:
             self.leave(c, ab)
 
+    def _hold(self, c: Clerk, ab: Absence, held_since: float | None) -> bool:
+        """AB practice (tidal + AB): A does not step away while nobody could cover; A asks again in
+        a minute, for at most ``ab_hold_max_min`` after the break was due and only while the whole
+        break still fits in the opening hours (the break is put off, not lost). True: held."""
+        hold_s = self.p.ab_hold_max_min * 60.0
+        if not self.layout.controller or hold_s <= 0 or c.at is None:
+            return False
+        since = held_since if held_since is not None else self.now_s
+        # not so long that the break no longer fits before the hours end: it is put off, not cut
+        span_end = next((b for a, b in self.sc.spans if a <= self.now_s < b), self.now_s)
+        deadline = min(since + hold_s, span_end - ab.duration_s)
+        if self.now_s >= deadline or self.b_can_come(c):
+            return False
+        if not c.held:
+            c.held = True
+            self.breaks_held += 1
+        self.held_s += 60.0
+        self.at(self.now_s + 60.0, self.absence_start, ab, since)
+        return True
+
     def leave(self, c: Clerk, ab: Absence) -> bool:
         """The clerk goes; a break put off past the opening hours is dropped (returns False)."""
-        c.pending_absence = None
+        c.pending_absence = c.due_since = None
+        c.held = False
         if not self.in_span:
             return False
         c.away = True
         span_end = next((b for a, b in self.sc.spans if a <= self.now_s < b), self.now_s)
         self.away_s += max(0.0, min(self.now_s + ab.duration_s, span_end) - self.now_s)
+        if c.at is None and self.layout.controller:
+            # a standby clerk registers the break (离岗登记) so the controller does not send for them
+            start = self.h.now()
+            end = start + timedelta(seconds=ab.duration_s)
+            self.try_write("break", staffing.register_leave, c.actor, c.name, start.isoformat(), end.isoformat(),
+                           AWAY_REASON)
         if c.at is not None:
             w = self.wins[c.at]
             c.away_from = w.number
@@ -480,6 +512,8 @@ class DayRun:
     def reach(self, c: Clerk, kind: str, w: Win) -> None:
         c.walking = None
         usable = self.in_span and w.clerk is None and (kind == "cover" or w.tidal_open)
+        if usable and kind == "open" and w.open:
+            kind = "cover"  # its clerk stepped away meanwhile: the window is taken over, not signed in to
         if usable and kind == "open":
             if self.sign_in(c, w):
                 return
@@ -506,7 +540,12 @@ class DayRun:
         number = d.get("window")
         w = self.wins.get(number) if number else None
         if d["kind"] == "tidal" and w is not None:
-            if d["action"] in ("open", "take"):
+            if d["action"] == "reassign":  # the named clerk did not come: another one is sent
+                c = self.clerks.get(d.get("clerk") or "")
+                if c is not None and w.tidal_open:
+                    c.requests.append(("open", w.number))
+                    self.free(c)
+            elif d["action"] in ("open", "take"):
                 w.tidal_open = True
                 w.serving = tuple(d.get("services") or w.services)
                 if d["action"] == "open":

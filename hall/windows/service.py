@@ -108,7 +108,9 @@ def window_views(conn: Connection, h: HallRuntime) -> list[dict[str, Any]]:
             "window": w.number, "name": w.name, "kind": w.kind, "state": r.state if r is not None else "closed",
             "services": list(w.services),
             "post": {
-                "a": post_a, "b": post_b, "on_duty": clerk, "covering": clerk is not None and clerk == post_b,
+                "a": post_a, "b": post_b, "on_duty": clerk,
+                "covering": clerk is not None and post is not None and clerk != post_a
+                and (clerk == post_b or w.kind != "tidal"),
                 "away_reason": r.away_reason if r is not None else None,
                 "unattended_since": h.iso(r.left_ms) if r is not None and r.left_ms and not clerk else None,
                 "vacant": bool(r is not None and r.vacant), "cover_asked": r.cover_asked if r is not None else None,

@@ -44,6 +44,11 @@ from hall.windows.tidal import Calendar, ServiceLoad, TidalRules, TidalWindow, d
 
 _dumps = msgspec.json.Encoder().encode
 
+# A clerk asked to cover a post or to staff a tidal window who is not there this long after the ask
+# (on a break the system does not know of, say) is taken as not coming: the controller asks the next
+# available clerk. B's walk to a window takes a few minutes; five is generous.
+ANSWER_WITHIN_S = 300.0
+
 
 # --------------------------------------------------------------------------- reading state
 
@@ -149,18 +154,36 @@ def audit_log(conn: Connection, h: HallRuntime, limit: int = 200) -> list[dict[s
 
 # --------------------------------------------------------------------------- AB posts
 
-def _ask_cover(tx: Tx, h: HallRuntime, now: datetime, post: Post, why: str) -> dict[str, Any] | None:
-    """Tell B at once (an event for B's terminal and the console); once per absence."""
-    if post.b is None:
+def _ask_cover(tx: Tx, h: HallRuntime, now: datetime, post: Post, why: str,
+               clerk: str | None = None) -> dict[str, Any] | None:
+    """Tell the clerk asked to cover (B, or a standby clerk when B cannot come) at once: an event for
+    their terminal and the console; once per absence, unless they do not answer."""
+    asked = clerk or post.b
+    if asked is None:
         return None
     wcfg = h.cfg.window(post.window)
-    repo.set_window(tx.conn, h.id, post.window, cover_asked=post.b)
+    repo.set_window(tx.conn, h.id, post.window, cover_asked=asked)
     tx.emit(h.id, "post.cover_needed", now, {
         "window": post.window, "window_name": wcfg.name if wcfg else post.window, "a": post.a, "b": post.b,
-        "reason": why,
+        "asked": asked, "reason": why,
     })
-    _record(tx, h, now, "post", post.window, "cover_needed", "a_absent", why, b=post.b)
-    return {"kind": "post", "action": "cover_needed", "window": post.window, "clerk": post.b, "reason": why}
+    code = "a_absent" if asked == post.b else "relief"
+    _record(tx, h, now, "post", post.window, "cover_needed", code, why, b=post.b, asked=asked)
+    return {"kind": "post", "action": "cover_needed", "window": post.window, "clerk": asked, "reason": why}
+
+
+def _asked_at_ms(conn: Connection, h: HallRuntime, kind: str, window: str, actions: tuple[str, ...]) -> int | None:
+    """When the controller last asked somebody to come to ``window`` (a cover, a tidal opening)."""
+    return conn.execute(select(func.max(decision_t.c.at_ms)).where(
+        decision_t.c.hall_id == h.id, decision_t.c.kind == kind, decision_t.c.subject == window,
+        decision_t.c.action.in_(actions))).scalar()
+
+
+def _unanswered(conn: Connection, h: HallRuntime, kind: str, window: str, actions: tuple[str, ...],
+                now_ms: int) -> bool:
+    """The clerk asked to come has not come within ``ANSWER_WITHIN_S``: ask somebody else."""
+    at = _asked_at_ms(conn, h, kind, window, actions)
+    return at is not None and now_ms - at >= ANSWER_WITHIN_S * 1000
 
 
 def attended(tx: Tx, h: HallRuntime, now: datetime, number: str, row: Any) -> None:
@@ -183,12 +206,72 @@ def after_leaving(tx: Tx, h: HallRuntime, number: str, clerk: str, now: datetime
     row = repo.get_window(tx.conn, h.id, number)
     repo.set_window(tx.conn, h.id, number, left_ms=ms(now), cover_asked=None)
     post = posts_of(tx.conn, h).get(number)
-    if post is None or post.b is None or wcfg is None or not _expected(h, wcfg, row, now) or clerk == post.b:
+    if post is None or wcfg is None or not _expected(h, wcfg, row, now) or clerk == post.b:
         return
-    signed_in = {r.clerk for r in repo.window_rows(tx.conn, h.id) if r.clerk}
-    if post.b in available_clerks([post.b], signed_in, leaves_of(tx.conn, h, ms(now)), now.timestamp()):
-        _ask_cover(tx, h, now, post, f"{clerk}离岗")
-    # else: B is away or busy too; the controller keeps asking, and 空岗 follows past the limit
+    who = cover_candidate(tx.conn, h, number, now, leaving=clerk)
+    if who is not None:
+        _ask_cover(tx, h, now, post, f"{clerk}离岗", who)
+    # else: B and the standby clerks are away or busy; the controller keeps asking, and 空岗 follows
+    # past the limit
+
+
+def cover_candidate(conn: Connection, h: HallRuntime, number: str, now: datetime,
+                    leaving: str | None = None) -> str | None:
+    """Who would be asked to cover ``number`` if its clerk (``leaving``) stepped away now: its B,
+    else a standby clerk, who is available (not signed in elsewhere, not on leave or a registered
+    break, not asked to go elsewhere) and not needed first at a post that has been empty longer.
+    None: nobody could come. A clerk's terminal can show it before they step away."""
+    posts = posts_of(conn, h)
+    if number not in posts:
+        return None
+    rows = {r.window: r for r in repo.window_rows(conn, h.id)}
+    statuses = [PostStatus(st.post, True, None, now.timestamp()) if st.post.window == number else st
+                for st in _post_statuses(h, rows, posts, now)]
+    busy = {leaving} if leaving else set()
+    asks, _ = _cover_plan(conn, h, rows, posts, statuses, leaves_of(conn, h, ms(now)), now, leaving=busy)
+    return asks.get(number)
+
+
+def _post_statuses(h: HallRuntime, rows: dict[str, Any], posts: dict[str, Post], now: datetime) -> list[PostStatus]:
+    """Every post: expected now, who is on duty, since when nobody is (while expected)."""
+    now_s = now.timestamp()
+    statuses: list[PostStatus] = []
+    for number, post in posts.items():
+        wcfg, row = h.cfg.window(number), rows.get(number)
+        if wcfg is None or row is None:
+            continue
+        expected = _expected(h, wcfg, row, now)
+        on_duty = row.clerk
+        since = None
+        if expected and on_duty is None:
+            begun = (row.tidal_since_ms / 1000 if wcfg.kind == "tidal" and row.tidal_since_ms
+                     else (s.timestamp() if (s := _span_start(h, wcfg, now)) else now_s))
+            since = max(begun, row.left_ms / 1000 if row.left_ms else begun)
+        statuses.append(PostStatus(post, expected, on_duty, since))
+    return statuses
+
+
+def _cover_plan(conn: Connection, h: HallRuntime, rows: dict[str, Any], posts: dict[str, Post],
+                statuses: list[PostStatus], leaves: list[Leave], now: datetime,
+                leaving: set[str] | frozenset[str] = frozenset()) -> tuple[dict[str, str], dict[str, str]]:
+    """(window -> the clerk to ask now, window -> the clerk asked before and still expected).
+
+    A clerk asked who is not there after ``ANSWER_WITHIN_S`` is no longer waited for: somebody else
+    is asked (the first may still come). An open tidal window whose named clerk is not there yet
+    waits for them, or for the one named next. ``leaving``: clerks about to step away (not
+    available, though still signed in)."""
+    now_ms = ms(now)
+    signed_in = {r.clerk for r in rows.values() if r.clerk} | set(leaving)
+    relief = _standby_pool(conn, h, posts)
+    covers_asked = _covers_asked(rows)
+    pending = {w: c for w, c in covers_asked.items()
+               if not _unanswered(conn, h, "post", w, ("cover_needed",), now_ms)}
+    busy = signed_in | _tidal_asked(rows) | set(covers_asked.values())
+    backups = {p.b for p in posts.values() if p.b}
+    free = available_clerks(backups | set(relief), busy, leaves, now.timestamp())
+    on_call = {w for w, r in rows.items() if _awaiting_named(r)}
+    waiting = [st for st in statuses if st.post.window not in pending and st.post.window not in on_call]
+    return covers_to_ask(waiting, free, relief), pending
 
 
 def step_away(tx: Tx, h: HallRuntime, number: str, actor: Actor, reason: str) -> dict[str, Any]:
@@ -213,17 +296,21 @@ def step_away(tx: Tx, h: HallRuntime, number: str, actor: Actor, reason: str) ->
 
 
 def cover(tx: Tx, h: HallRuntime, number: str, actor: Actor) -> dict[str, Any]:
-    """B (or A, coming back) takes the window: its state, its queue and any ticket in service."""
+    """B (or A, coming back, or a standby clerk the controller asked because B could not come) takes
+    the window: its state, its queue and any ticket in service."""
     from hall.windows.service import window_view
 
     wcfg, row = load_window(tx, h, number, None)
     post = posts_of(tx.conn, h).get(number)
     if row.clerk == actor.username:
         return window_view(tx.conn, h, number)
-    if post is None or actor.username not in (post.a, post.b):
+    # a standby clerk (备勤) may step in when nobody is there: the one asked, or one asked before
+    relief = row.clerk is None and (row.cover_asked == actor.username
+                                    or actor.username in _standby_pool(tx.conn, h, posts_of(tx.conn, h)))
+    if post is None or (actor.username not in (post.a, post.b) and not relief):
         raise Forbidden(f"您不是{wcfg.name}的A岗或B岗", "you are neither A nor B of this window's post",
                         code="not_your_post")
-    if row.clerk is not None and not (actor.username == post.a and row.clerk == post.b):
+    if row.clerk is not None and actor.username != post.a:
         raise Conflict(f"{wcfg.name}有人在岗，请先交接", "somebody is at this window; hand over first",
                        code="window_taken", extra={"on_duty": row.clerk})
     elsewhere = [w for w in repo.window_rows(tx.conn, h.id) if w.clerk == actor.username and w.window != number]
@@ -236,12 +323,12 @@ def cover(tx: Tx, h: HallRuntime, number: str, actor: Actor) -> dict[str, Any]:
     repo.set_window(tx.conn, h.id, number, clerk=actor.username, state=state, updated_ms=ms(now))
     attended(tx, h, now, number, row)
     h.forget("open_windows")
-    role = "b" if actor.username == post.b else "a"
+    role = "a" if actor.username == post.a else "b" if actor.username == post.b else "relief"
     tx.emit(h.id, "post.covered", now, {"window": number, "window_name": wcfg.name, "by": actor.username,
                                         "role": role, "relieved": previous})
-    _record(tx, h, now, "post", number, "covered" if role == "b" else "returned", role,
-            f"{actor.username}接岗" if role == "b" else f"{actor.username}回岗", actor=actor.username)
-    window_event(tx, h, number, state, now, clerk=actor.display_name or actor.username, covering=role == "b")
+    _record(tx, h, now, "post", number, "returned" if role == "a" else "covered", role,
+            f"{actor.username}回岗" if role == "a" else f"{actor.username}接岗", actor=actor.username)
+    window_event(tx, h, number, state, now, clerk=actor.display_name or actor.username, covering=role != "a")
     return window_view(tx.conn, h, number)
 
 
@@ -430,8 +517,14 @@ def hold_tidal(tx: Tx, h: HallRuntime, actor: Actor, number: str, action: str, s
 # --------------------------------------------------------------------------- the controller
 
 def _tidal_asked(rows: dict[str, Any]) -> set[str]:
-    """Standby clerks named to staff an open tidal window and not there yet."""
+    """Standby clerks named to staff an open tidal window and not there (yet, or stepped away)."""
     return {r.tidal_clerk for r in rows.values() if r.tidal_open and r.tidal_clerk and r.clerk is None}
+
+
+def _awaiting_named(row: Any) -> bool:
+    """An open tidal window nobody has signed in to yet since it opened: it waits for the standby
+    clerk named to staff it. (Once signed in, a clerk who steps away is covered like any post.)"""
+    return bool(row.tidal_open and row.tidal_clerk and row.clerk is None and row.state == "closed")
 
 
 def _covers_asked(rows: dict[str, Any]) -> dict[str, str]:
@@ -501,44 +594,44 @@ def tick(tx: Tx, h: HallRuntime) -> list[dict[str, Any]]:
             out.append(_close_tidal(tx, h, now, wcfg, row, d.code, d.reason))
     rows = {r.window: r for r in repo.window_rows(conn, h.id)}
 
+    # An open tidal window whose named clerk has not come (on a break, say): name another.
+    for number, row in rows.items():
+        if not (_awaiting_named(row) and free) or row.held:
+            continue
+        if not _unanswered(conn, h, "tidal", number, ("open", "reassign"), now_ms):
+            continue
+        post = posts.get(number)
+        pick = next((c for c in ((post.a, post.b) if post else ()) if c in free), None) or min(free)
+        free.discard(pick)
+        repo.set_window(conn, h.id, number, tidal_clerk=pick)
+        wname = h.cfg.window(number).name
+        reason = f"{row.tidal_clerk}未到岗，改由{pick}开启{wname}"
+        tx.emit(h.id, "tidal.reassigned", now, {"window": number, "window_name": wname, "clerk": pick,
+                                                "instead_of": row.tidal_clerk, "reason": reason})
+        _record(tx, h, now, "tidal", number, "reassign", "no_answer", reason, clerk=pick, instead_of=row.tidal_clerk)
+        out.append({"kind": "tidal", "action": "reassign", "window": number, "clerk": pick, "reason": reason,
+                    "services": row.tidal_services.split(",") if row.tidal_services else []})
+    rows = {r.window: r for r in repo.window_rows(conn, h.id)}
+
     # AB posts: who is missing, who is asked, which post is 空岗.
     limit_s = h.cfg.staffing.vacancy_limit_min * 60.0
-    statuses: list[PostStatus] = []
-    for number, post in posts.items():
-        wcfg, row = h.cfg.window(number), rows.get(number)
-        if wcfg is None or row is None:
-            continue
-        expected = _expected(h, wcfg, row, now)
-        on_duty = row.clerk
-        since = None
-        if expected and on_duty is None:
-            begun = (row.tidal_since_ms / 1000 if wcfg.kind == "tidal" and row.tidal_since_ms
-                     else (s.timestamp() if (s := _span_start(h, wcfg, now)) else now_s))
-            since = max(begun, row.left_ms / 1000 if row.left_ms else begun)
-        statuses.append(PostStatus(post, expected, on_duty, since))
-    signed_in = {r.clerk for r in rows.values() if r.clerk}
-    backups = {p.b for p in posts.values() if p.b}
+    statuses = _post_statuses(h, rows, posts, now)
     covers_asked = _covers_asked(rows)
-    already = set(covers_asked.values())
-    b_free = available_clerks(backups, signed_in | _tidal_asked(rows), leaves, now_s)
-    asks = covers_to_ask(statuses, b_free)
+    asks, pending = _cover_plan(conn, h, rows, posts, statuses, leaves, now)
     tidal_staff = {r.window: r.clerk for r in rows.values()
                    if r.clerk and r.tidal_open and not r.tidal_closing and not r.held}
-    on_the_way = set(asks) | set(covers_asked)
+    on_the_way = set(asks) | set(pending)
     regular = [st for st in statuses if h.cfg.window(st.post.window).kind != "tidal"]
-    for tidal, post_window in recall_from_tidal(regular, on_the_way, tidal_staff).items():
+    for tidal, post_window in recall_from_tidal(regular, on_the_way, tidal_staff, _standby_pool(conn, h, posts),
+                                                 {w for w, r in rows.items() if r.left_ms}).items():
         wname = h.cfg.window(post_window).name
         out.append(_close_tidal(tx, h, now, h.cfg.window(tidal), rows[tidal], "cover",
                                 f"{tidal_staff[tidal]}需接{wname}（AB岗优先）"))
-    for number, b in asks.items():
-        row = rows[number]
-        if row.cover_asked == b:
-            continue  # asked already during this absence
-        if row.tidal_open and row.tidal_clerk and row.tidal_clerk != b:
-            continue  # a standby clerk is on the way to open this tidal window
-        if b in already:
-            continue  # asked for another window and not there yet
-        d = _ask_cover(tx, h, now, posts[number], "A岗不在岗")
+    for number, clerk in asks.items():
+        why = "A岗不在岗" if clerk == posts[number].b else "B岗无法接岗，备勤顶岗"
+        if covers_asked.get(number):
+            why = f"{covers_asked[number]}未到岗，改请{clerk}"
+        d = _ask_cover(tx, h, now, posts[number], why, clerk)
         if d:
             out.append(d)
     for st in statuses:

@@ -90,7 +90,8 @@ def test_b_is_told_at_once_when_a_steps_away_or_signs_out(client):
     assert about(client, "post.away") == [
         {"window": "2", "window_name": "2号窗口", "clerk": "clerk02", "reason": "去洗手间", "state": "idle"}]
     assert about(client, "post.cover_needed") == [
-        {"window": "2", "window_name": "2号窗口", "a": "clerk02", "b": "clerk13", "reason": "clerk02离岗"}]
+        {"window": "2", "window_name": "2号窗口", "a": "clerk02", "b": "clerk13", "asked": "clerk13",
+         "reason": "clerk02离岗"}]
     post = window_state(client, "2")["post"]
     assert (post["cover_asked"], post["unattended_since"]) == ("clerk13", "2026-11-23T09:30:00+08:00")
 
@@ -207,7 +208,7 @@ def test_post_vacant_after_the_limit_raises_an_alarm_that_clears_when_b_covers(c
     a = signed_in(client, "1", "clerk01")
     act(client, "1", "sign-out", a)          # 09:30, in opening hours
     clock.advance(29 * 60)
-    assert not [d for d in tick(hall) if d.get("window") == "1"]
+    assert not [d for d in tick(hall) if d.get("window") == "1" and d["action"] == "vacant"]
     clock.advance(2 * 60)
     assert {"hall": "hn-tja", "kind": "post", "action": "vacant", "window": "1", "minutes": 31} in tick(hall)
     assert about(client, "post.vacant", window="1") == [{
@@ -411,3 +412,28 @@ def test_housekeeping_runs_the_controller_and_survives_a_failing_pass(hall, monk
 
     asyncio.run(run())
     assert calls[:3] == ["hn-tja"] * 3
+
+
+def test_a_standby_clerk_covers_when_b_cannot_and_somebody_else_is_asked_when_nobody_comes(client, hall, clock):
+    """备勤顶岗: B is on leave, so the first standby clerk is asked; when they do not come within
+    five minutes the next one is; either may take the window, and A takes it back."""
+    for w, c in [("1", "clerk01"), ("3", "clerk03"), ("4", "clerk04"), ("5", "clerk05"), ("6", "clerk06"),
+                 ("9", "clerk09"), ("10", "clerk10"), ("11", "clerk11")]:
+        signed_in(client, w, c)
+    a = signed_in(client, "2", "clerk02")
+    assert leave(client, manager(client), "clerk13", "2026-11-23T09:00", "2026-11-23T12:00").status_code == 201
+    act(client, "2", "step-away", a, {"reason": "取材料"})
+    assert [(e["b"], e["asked"]) for e in about(client, "post.cover_needed", window="2")] == [("clerk13", "clerk07")]
+    assert window_state(client, "2")["post"]["cover_asked"] == "clerk07"
+
+    clock.advance(4 * 60)
+    assert [d for d in tick(hall) if d.get("window") == "2"] == []
+    clock.advance(60)
+    [again] = [d for d in tick(hall) if d.get("window") == "2"]
+    assert (again["action"], again["clerk"], again["reason"]) == ("cover_needed", "clerk18", "clerk07未到岗，改请clerk18")
+    assert_error(window_post(client, "2", "cover", login(client, "clerk05")), 403, "not_your_post")
+
+    view = act(client, "2", "cover", login(client, "clerk07"))   # the first one came after all
+    assert (view["post"]["on_duty"], view["post"]["covering"], view["post"]["cover_asked"]) == ("clerk07", True, None)
+    assert about(client, "post.covered", window="2")[-1]["role"] == "relief"
+    assert act(client, "2", "cover", a)["post"]["on_duty"] == "clerk02"

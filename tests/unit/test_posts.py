@@ -125,3 +125,23 @@ def test_a_b_at_a_tidal_window_is_called_back_to_an_empty_post():
     assert recall_from_tidal(statuses, {"1"}, {"7": "c12"}) == {}
     assert recall_from_tidal(statuses, set(), {"7": "c99"}) == {}
     assert recall_from_tidal([PostStatus(POSTS[0], False, None, 0.0)], set(), {"7": "c12"}) == {}
+
+
+def test_a_standby_clerk_steps_in_when_the_b_cannot_come():
+    """备勤顶岗: B first; a relief clerk only for a post whose B is unavailable, one post each."""
+    statuses = [PostStatus(POSTS[0], True, None, 10.0), PostStatus(POSTS[1], True, None, 20.0),
+                PostStatus(POSTS[2], True, None, 30.0)]
+    # c14 backs 3 and 10: it goes to 3 (unattended longer), and the relief clerk to 10
+    assert covers_to_ask(statuses, {"c12", "c14", "s1"}, ["s1"]) == {"1": "c12", "3": "c14", "10": "s1"}
+    assert covers_to_ask(statuses, {"c14", "s1", "s2"}, ["s1", "s2"]) == {"3": "c14", "1": "s1", "10": "s2"}
+    assert covers_to_ask(statuses, {"s1"}, ["s1"]) == {"1": "s1"}  # the post unattended longest first
+    assert covers_to_ask(statuses, {"c14"}, ["c14"]) == {"3": "c14"}  # a B who is also relief is asked once
+    assert covers_to_ask([PostStatus(Post("7", "s1", "s2"), True, None, 0.0)], {"s1"}, ["s1"]) == {}  # not A's own
+
+
+def test_a_standby_clerk_at_a_tidal_window_is_called_back_only_for_a_post_its_clerk_left():
+    statuses = [PostStatus(POSTS[0], True, None, 0.0)]
+    assert recall_from_tidal(statuses, set(), {"7": "s1"}, relief={"s1"}, left={"1"}) == {"7": "1"}
+    assert recall_from_tidal(statuses, set(), {"7": "s1"}, relief={"s1"}) == {}  # nobody opened it today
+    assert recall_from_tidal(statuses, {"1"}, {"7": "s1"}, relief={"s1"}, left={"1"}) == {}  # somebody coming
+    assert recall_from_tidal(statuses, set(), {"7": "s1", "8": "c12"}, relief={"s1"}, left={"1"}) == {"8": "1"}

@@ -1,7 +1,8 @@
 // The clerk's terminal: log in, sign in to a window, call and serve visitors with buttons or keys.
 // AB posts (AB岗): 离岗 (A: step away, with a reason) leaves the window with its queue and any
 // visitor in service for B; when the server asks this clerk to cover (post.cover_needed names them
-// as `b`) or to staff a tidal window it opened (tidal.opened names them as `clerk`), a notice with
+// as `asked`: B, or a standby clerk when B cannot come) or to staff a tidal window it opened
+// (tidal.opened / tidal.reassigned name them as `clerk`), a notice with
 // one button (C) takes that window. A window's card says 接岗 / 回岗 where cover applies.
 
 import { api, ApiError, errorSentence, fmtWait } from "/static/api.js";
@@ -188,7 +189,7 @@ function renderCalls() {
 }
 
 function onCoverNeeded(d) {
-  if (d.b !== session.username || calls.some((c) => c.window === d.window)) return;
+  if ((d.asked || d.b) !== session.username || calls.some((c) => c.window === d.window)) return;
   calls.push({ window: d.window, name: d.window_name, how: "cover", text: `${d.window_name}A岗离岗，请接岗` });
   renderCalls();
 }
