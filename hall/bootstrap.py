@@ -74,7 +74,7 @@ def build(
         address = BrokerAddress.parse(mqtt)
     elif mqtt:
         endpoint = mqtt_endpoint(settings, any_port=mqtt == "any-port")
-        address = BrokerAddress(endpoint.host, endpoint.port, endpoint.username, endpoint.password)
+        address = BrokerAddress(endpoint.host, endpoint.port, endpoint.username, endpoint.password, endpoint.tls)
     server.iot = IotService(server, address,
                             client_id=os.environ.get("HALL_MQTT_CLIENT_ID") or f"hall-server-{settings.data_dir.name}",
                             shared_group=os.environ.get("HALL_MQTT_SHARED") or None)

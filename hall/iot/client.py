@@ -42,15 +42,18 @@ class BrokerAddress:
     port: int
     username: str | None = None
     password: str | None = None
+    tls: bool = False
 
     @classmethod
     def parse(cls, url: str) -> BrokerAddress:
-        """``mqtt://user:pass@host:port`` (``tcp://`` too; port 1883 by default)."""
+        """``mqtt://user:pass@host:port`` (``tcp://`` too; port 1883 by default), ``mqtts://`` for TLS
+        (port 8883 by default; the system's CA certificates check the broker)."""
         u = urlsplit(url if "://" in url else f"mqtt://{url}")
-        if u.scheme not in ("mqtt", "tcp"):
-            raise ValueError(f"不支持的 MQTT 地址 / unsupported MQTT URL scheme {u.scheme!r} (use mqtt://)")
-        return cls(u.hostname or "127.0.0.1", u.port or 1883,
-                   unquote(u.username) if u.username else None, unquote(u.password) if u.password else None)
+        if u.scheme not in ("mqtt", "tcp", "mqtts", "ssl"):
+            raise ValueError(f"不支持的 MQTT 地址 / unsupported MQTT URL scheme {u.scheme!r} (use mqtt:// or mqtts://)")
+        tls = u.scheme in ("mqtts", "ssl")
+        return cls(u.hostname or "127.0.0.1", u.port or (8883 if tls else 1883),
+                   unquote(u.username) if u.username else None, unquote(u.password) if u.password else None, tls)
 
 
 class MqttLink:
@@ -64,6 +67,8 @@ class MqttLink:
                                    clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
         if address.username:
             self._client.username_pw_set(address.username, address.password)
+        if address.tls:
+            self._client.tls_set()
         self._client.max_inflight_messages_set(1000)
         self._client.max_queued_messages_set(0)
         self._client.reconnect_delay_set(0.2, 5)
