@@ -100,10 +100,14 @@ def payload(row: dict[str, Any], expires_ms: int) -> bytes:
 
 
 def mark_sent(tx: Tx, h: HallRuntime, now: datetime, cmd_id: str) -> dict[str, Any] | None:
+    """The command was published at ``now``."""
     tx.lock_hall(h.id)  # hall row first, like every writer: no deadlock on PostgreSQL
     r = _get(tx.conn, h.id, cmd_id)
     if r.state != "pending":
-        return None  # answered before the publish was recorded (fast devices): keep the answer
+        # answered before the publish was recorded (a fast device): keep the answer, note the time
+        if r.sent_ms is None:
+            tx.conn.execute(update(command_t).where(command_t.c.id == r.id).values(sent_ms=ms(now)))
+        return None
     return _set(tx, h, now, r, "sent", sent_ms=ms(now))
 
 
@@ -114,6 +118,9 @@ def on_ack(tx: Tx, h: HallRuntime, now: datetime, device: str, cmd_id: str, stat
     r = tx.conn.execute(select(command_t).where(command_t.c.hall_id == h.id, command_t.c.id == cmd_id)).first()
     if r is None or r.device != device:
         return None
+    if r.state == "pending":  # a fast device answered before the publish was recorded: it was sent
+        _set(tx, h, now, r, "sent", sent_ms=ms(now))
+        r = _get(tx.conn, h.id, cmd_id)
     late = r.state in ("timeout", "unknown", "expired")
     if status == "accepted":
         if r.state not in ("pending", "sent"):

@@ -223,8 +223,9 @@ class IotService:
             # not connected: it is not sent now and is never sent later; it expires visibly
             return row
         payload = commands.payload(row, self._now_ms() + ttl_s * 1000)
+        at = h.now()
         self.link.publish(topics.cmd(h.id, row["device"]), payload, qos=1)
-        sent = await self.server.db.write(commands.mark_sent, h, h.now(), row["id"])
+        sent = await self.server.db.write(commands.mark_sent, h, at, row["id"])
         return sent or await self.server.db.read(commands.get, h, row["id"])
 
     def wait_for(self, cmd_id: str) -> asyncio.Future:
@@ -375,7 +376,9 @@ class IotService:
             raise lockers.DoorJammed("柜门未能打开，已通知工作人员，取件码仍然有效",
                                      "the door did not open; staff have been told and the code still works",
                                      extra={"device": res["device"], "slot": res["slot"]})
-        return {"device": res["device"], "slot": res["slot"], "status": "opened"}
+        place = self.ingest.twins.get((h.id, res["device"]))
+        return {"device": res["device"], "slot": res["slot"], "status": "opened",
+                "location": place.location.split(" / ")[0] if place is not None else ""}
 
     def _wait_deposit(self, dep_id: str) -> asyncio.Future:
         assert self.loop is not None

@@ -53,7 +53,7 @@ def test_deposit_and_pickup_with_door_confirmation(live) -> None:
     assert len(d["pickup_code"]) == 8 and d["pickup_code"].isdigit()
     r = pickup(client, d["pickup_code"])
     assert r.status_code == 200, r.text
-    assert r.json() == {"device": "locker-01", "slot": d["slot"], "status": "opened"}
+    assert r.json() == {"device": "locker-01", "slot": d["slot"], "status": "opened", "location": "7x24小时自助服务区"}
     assert locker.doors[d["slot"]] == "open"  # the answer came after the locker said so
     locker.close_door(d["slot"], occupied=False)
     wait_until(lambda: slot_of(client, d["slot"])["deposit"] is None, what="slot free again")

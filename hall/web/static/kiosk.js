@@ -11,6 +11,8 @@ const $ = (id) => document.getElementById(id);
 const RETURN_AFTER_S = 20;       // the ticket screen goes back to the start after this
 const FORGET_SCAN_AFTER_S = 60;  // a scan nobody follows up is dropped
 const ID_RE = /^[1-9]\d{16}[\dX]$/;
+const PICKUP_RE = /^\d{6,12}$/;  // a pickup code (亮码取件)
+const DEVICE = new URLSearchParams(location.search).get("device");  // this kiosk's id, when it has one
 
 let services = [];
 let pending = null;       // {channel, credential?, appointment_id?, label}: what the next ticket is issued with
@@ -77,7 +79,7 @@ function refreshSoon() {
 
 // ---------------------------------------------------------------- the scanner
 const scan = $("scan");
-function dialogOpen() { return !$("appt-dialog").hidden; }
+function dialogOpen() { return !$("appt-dialog").hidden || !$("pickup-dialog").hidden; }
 function keepFocus() { if (!dialogOpen() && document.activeElement !== scan) scan.focus({ preventScroll: true }); }
 scan.addEventListener("blur", () => setTimeout(keepFocus, 0));
 document.addEventListener("pointerup", () => setTimeout(keepFocus, 0));
@@ -90,6 +92,7 @@ scan.addEventListener("keydown", (ev) => {
   if (!$("done").hidden) backToStart();
   if (ID_RE.test(raw)) setPending({ channel: "id_card", credential: raw, label: "身份证" });
   else if (raw.startsWith("AHAKM")) setPending({ channel: "ankang", credential: raw, label: "安康码" });
+  else if (PICKUP_RE.test(raw)) pickup(raw);  // 亮码取件: the code shown on a phone, read by the scanner
   else showError("未能识别该证件，请重新刷身份证或扫安康码");
 });
 
@@ -244,6 +247,58 @@ function confirmCode() {
 $("appt-ok").addEventListener("click", confirmCode);
 $("appt-code").addEventListener("keydown", (ev) => { if (ev.key === "Enter") { ev.preventDefault(); confirmCode(); } });
 $("help").addEventListener("click", () => showError("请到入口处导服台，工作人员会帮您取号"));
+
+// ---------------------------------------------------------------- 亮码取件: pickup from a locker
+$("pickup-keypad").replaceChildren(...["1", "2", "3", "4", "5", "6", "7", "8", "9", "删除", "0", "清空"].map((k) => {
+  const b = el("button", "", k);
+  b.type = "button";
+  b.addEventListener("click", () => {
+    const inp = $("pickup-code");
+    if (k === "删除") inp.value = inp.value.slice(0, -1);
+    else if (k === "清空") inp.value = "";
+    else if (inp.value.length < 12) inp.value += k;
+    inp.focus();
+  });
+  return b;
+}));
+$("pickup").addEventListener("click", () => {
+  $("pickup-code").value = "";
+  $("pickup-dialog").hidden = false;
+  $("pickup-code").focus();
+});
+function closePickup() { $("pickup-dialog").hidden = true; keepFocus(); }
+$("pickup-cancel").addEventListener("click", closePickup);
+function confirmPickup() {
+  const code = $("pickup-code").value.trim();
+  if (!PICKUP_RE.test(code)) { showError("请输入完整的取件码（数字）"); return; }
+  closePickup();
+  pickup(code);
+}
+$("pickup-ok").addEventListener("click", confirmPickup);
+$("pickup-code").addEventListener("keydown", (ev) => {
+  if (ev.key === "Enter") { ev.preventDefault(); confirmPickup(); }
+});
+async function pickup(code) {
+  if (busy) return;
+  busy = true;
+  clearError();
+  $("guide-title").textContent = "正在开柜，请稍候…";
+  try {
+    const r = await api(`/halls/${encodeURIComponent(hall)}/lockers/pickup`, {
+      method: "POST", body: { code, ...(DEVICE ? { device: DEVICE } : {}) } });
+    $("pickup-where").textContent = `请到${r.location ? r.location + " " : ""}智能柜 ${r.device} 的 ${r.slot} 号格口取件`;
+    $("pickup-done").hidden = false;
+    clearTimeout(returnTimer);
+    returnTimer = setTimeout(closePickupDone, RETURN_AFTER_S * 1000);
+  } catch (err) {
+    showError(errorSentence(err));
+  } finally {
+    busy = false;
+    setPending(pending);  // the guide text as it was
+  }
+}
+function closePickupDone() { $("pickup-done").hidden = true; $("pickup-where").textContent = ""; keepFocus(); }
+$("pickup-close").addEventListener("click", closePickupDone);
 
 // ---------------------------------------------------------------- errors, large text, clock
 function showError(text) {
