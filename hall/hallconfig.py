@@ -469,6 +469,33 @@ class IotCfg(BaseModel):
         return value
 
 
+class FollowupCfg(BaseModel):
+    """差评回访: deadlines for a 不满意 / 非常不满意 rating, in working days (the hall's weekdays,
+    less the holidays listed)."""
+
+    model_config = _CFG
+
+    ratings: list[int] = Field(default_factory=lambda: [1, 2])  # GB/T 39734: 1 非常不满意, 2 不满意
+    callback_working_days: int = Field(default=1, ge=0, le=30)  # call the visitor back within
+    fix_working_days: int = Field(default=15, ge=0, le=90)  # put it right within
+    holidays: list[str] = Field(default_factory=list)  # YYYY-MM-DD days that are not working days
+
+
+class FeedCfg(BaseModel):
+    """The feed of queue, call and rating events to the provincial platform (off without ``url``)."""
+
+    model_config = _CFG
+
+    url: str | None = None  # where events are POSTed
+    api_key_env: str = "HALL_FEED_API_KEY"  # environment variable holding the platform's key
+    types: list[str] = Field(default_factory=lambda: ["ticket.issued", "ticket.called", "ticket.finished",
+                                                        "ticket.rated"])
+    batch: int = Field(default=100, ge=1, le=1000)  # events per request
+    timeout_s: float = Field(default=10, gt=0)
+    retry_min_s: float = Field(default=1, gt=0)  # backoff after a failure, doubling …
+    retry_max_s: float = Field(default=300, gt=0)  # … up to this
+
+
 class HallCfg(BaseModel):
     """One hall, as loaded from its TOML file (``[hall]`` flattened into the top level)."""
 
@@ -485,6 +512,8 @@ class HallCfg(BaseModel):
     tidal: TidalCfg = Field(default_factory=TidalCfg)
     alerts: AlertCfg = Field(default_factory=AlertCfg)
     iot: IotCfg = Field(default_factory=IotCfg)
+    followup: FollowupCfg = Field(default_factory=FollowupCfg)
+    feed: FeedCfg = Field(default_factory=FeedCfg)
     services: list[ServiceCfg] = Field(min_length=1)
     windows: list[WindowCfg] = Field(min_length=1)
     devices: list[DeviceCfg] = Field(default_factory=list)
@@ -580,8 +609,8 @@ def _unique(items: list[Any], attr: str, base: Loc, zh: str, en: str) -> None:
 # --------------------------------------------------------------------------- loading
 
 _HALL_KEYS = {"id", "name", "timezone", "green_channel_age"}
-_TABLES = {"hall", "calling", "appointments", "ankang", "staffing", "tidal", "alerts", "iot", "services",
-           "windows", "devices"}
+_TABLES = {"hall", "calling", "appointments", "ankang", "staffing", "tidal", "alerts", "iot", "followup", "feed",
+           "services", "windows", "devices"}
 
 _ZH = {
     "extra_forbidden": "未知字段",

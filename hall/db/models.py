@@ -400,3 +400,53 @@ class ShiftNoteRow(SQLModel, table=True):
 
 
 shift_note_t = ShiftNoteRow.__table__
+
+
+class FollowupRow(SQLModel, table=True):
+    """差评回访: a 不满意 / 非常不满意 rating opens one; the manager records the call-back and the fix.
+
+    States: ``open`` → ``called_back`` → ``fixed`` (closed). ``overdue`` notes that its alarm is up.
+    """
+
+    __tablename__ = "followup"
+    id: str = Field(primary_key=True, max_length=32)
+    hall_id: str = Field(max_length=32)
+    ticket_id: str = Field(max_length=32)
+    number: str = Field(max_length=12)
+    service: str = Field(max_length=8)
+    window: str | None = Field(default=None, max_length=8)
+    clerk: str | None = Field(default=None, max_length=64, description="who served the visitor")
+    rating: int
+    state: str = Field(max_length=12)
+    created_ms: int = Field(sa_type=BigInteger)
+    callback_due_ms: int = Field(sa_type=BigInteger)
+    fix_due_ms: int = Field(sa_type=BigInteger)
+    called_back_ms: int | None = Field(default=None, sa_type=BigInteger)
+    called_back_by: str | None = Field(default=None, max_length=64)
+    callback_note: str | None = None
+    fixed_ms: int | None = Field(default=None, sa_type=BigInteger)
+    fixed_by: str | None = Field(default=None, max_length=64)
+    fix_note: str | None = None
+    overdue: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+
+    __table_args__ = (
+        Index("ux_followup_ticket", "hall_id", "ticket_id", unique=True),
+        Index("ix_followup_hall_state", "hall_id", "state", "created_ms"),
+    )
+
+
+class FeedCursorRow(SQLModel, table=True):
+    """The provincial feed's place in a hall's event log: the event log is the outbox, delivered in
+    ``seq`` order at least once; this row says how far delivery has got and how it is going."""
+
+    __tablename__ = "feed_cursor"
+    hall_id: str = Field(primary_key=True, max_length=32)
+    last_seq: int = Field(default=0, sa_type=BigInteger, description="every wanted event up to here is delivered")
+    updated_ms: int = Field(default=0, sa_type=BigInteger)
+    failures: int = 0
+    next_try_ms: int | None = Field(default=None, sa_type=BigInteger)
+    last_error: str | None = None
+
+
+followup_t = FollowupRow.__table__
+feed_cursor_t = FeedCursorRow.__table__
