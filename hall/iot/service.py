@@ -88,8 +88,9 @@ class IotService:
         self._tasks.clear()
         if self.link is not None:
             await asyncio.to_thread(self.link.stop)
-        # what is still waiting to be stored is stored now
-        while self._pending or self._inflight:
+        # what is still waiting to be stored is stored now (bounded: a dead database must not hang a stop)
+        deadline = time.monotonic() + 10
+        while (self._pending or self._inflight) and time.monotonic() < deadline:
             if not self._inflight:
                 self._pump()
             await asyncio.sleep(0.01)
@@ -127,8 +128,8 @@ class IotService:
         if self._inflight or not self._pending:
             return
         batch, self._pending = self._pending, []
-        ops = [op for ops, _ in batch for op in ops]
-        acks = [a for _, a in batch for a in a]
+        ops = [op for batch_ops, _ in batch for op in batch_ops]
+        acks = [mid for _, batch_acks in batch for mid in batch_acks]
         self._inflight = True
         fut = self.server.db.submit(_apply, ops, self.server.halls)
         loop = self.loop
