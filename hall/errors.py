@@ -68,3 +68,8 @@ class ConfigError(Exception):
         self.where = where
         self.message = message
         super().__init__(f"{path}: {where}: {message}" if where else f"{path}: {message}")
+
+
+class TooManyRequests(HallError):
+    status = 429
+    code = "too_many_requests"

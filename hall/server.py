@@ -15,6 +15,7 @@ from hall.db.models import hall_t, window_t
 from hall.errors import NotFound
 from hall.metrics import Metrics
 from hall.queue.ankang import AnkangVerifier
+from hall.ratelimit import FailureLimiter
 from hall.runtime import HallRuntime
 from hall.stream import channel_name, wire
 
@@ -43,6 +44,7 @@ class HallServer:
     # turn that off and call staffing_tick() when they mean it.
     auto_staffing: bool = True
     iot: Any = None  # hall.iot.service.IotService: devices over MQTT (set by bootstrap)
+    logins: FailureLimiter = field(default_factory=FailureLimiter)  # wrong passwords per account and address
 
     @classmethod
     def build(cls, db: Database, cfgs: list[HallCfg], clock: Clock, secret: bytes) -> HallServer:

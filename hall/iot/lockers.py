@@ -26,15 +26,14 @@ from sqlalchemy import Connection, insert, select, update
 from hall import alarms
 from hall.db.database import Tx
 from hall.db.models import deposit_t, pickup_lock_t, slot_t
-from hall.errors import Conflict, HallError, NotFound
+from hall.errors import Conflict, HallError, NotFound, TooManyRequests
 from hall.iot import rules
 from hall.runtime import HallRuntime, ms
 
 ACTIVE = ("opening", "stored", "picking")
 
 
-class LockedOut(HallError):
-    status = 429
+class LockedOut(TooManyRequests):
     code = "locked_out"
 
 

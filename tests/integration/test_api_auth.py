@@ -116,3 +116,17 @@ def test_no_login_needed_for_services_tickets_and_windows(client):
 def test_password_is_not_echoed(client):
     r = sign_in(client, "clerk01")
     assert PASSWORD not in r.text
+
+
+def test_repeated_wrong_passwords_lock_the_sign_in_out(client, hall) -> None:
+    from hall.ratelimit import FailureLimiter
+
+    now = [0.0]
+    hall.server.logins = FailureLimiter(clock=lambda: now[0])
+    for _ in range(10):
+        assert client.post("/api/v1/auth/login", json={"username": "duty01", "password": "wrong-guess"}).status_code == 401
+    body = assert_error(client.post("/api/v1/auth/login", json={"username": "duty01", "password": PASSWORD}), 429,
+                        "login_locked")
+    assert body["retry_after_s"] > 0
+    now[0] += 601
+    assert client.post("/api/v1/auth/login", json={"username": "duty01", "password": PASSWORD}).status_code == 200

@@ -10,6 +10,7 @@ from litestar.datastructures import Cookie
 from litestar.params import JSONBody
 
 from hall.auth import COOKIE, SESSION_HOURS, create_session, verify_password
+from hall.errors import TooManyRequests, Unauthorized
 from hall.runtime import ms
 from hall.web.deps import require_actor, server_of
 
@@ -28,7 +29,18 @@ class AuthController(Controller):
     async def login(self, request: Request, data: JSONBody[LoginBody]) -> Response[dict[str, Any]]:
         """Sign in: answers ``{token, role}`` and sets the session cookie."""
         srv = server_of(request)
-        actor = await srv.db.read(verify_password, data.username, data.password)
+        keys = (f"user:{data.username}", f"ip:{request.client.host if request.client else '?'}")
+        wait = srv.logins.retry_after(*keys)
+        if wait is not None:
+            raise TooManyRequests(f"登录失败次数过多，请{-(-wait // 60)}分钟后再试",
+                                  f"too many failed sign-ins; try again in {wait} s", code="login_locked",
+                                  extra={"retry_after_s": wait})
+        try:
+            actor = await srv.db.read(verify_password, data.username, data.password)
+        except Unauthorized:
+            srv.logins.failed(*keys)
+            raise
+        srv.logins.succeeded(*keys)
         token = await srv.db.write(lambda tx: create_session(tx, actor, ms(srv.clock.now())))
         cookie = Cookie(key=COOKIE, value=token, httponly=True, samesite="lax", max_age=SESSION_HOURS * 3600,
                         path="/")
