@@ -34,7 +34,7 @@ from hall.clock import ManualClock
 from hall.db.database import Database, Tx
 from hall.db.models import ticket_t
 from hall.errors import HallError
-from hall.queue import calling, repo
+from hall.queue import calling, rating, repo
 from hall.queue.issuing import IssueRequest, close_day, issue_ticket
 from hall.runtime import Actor, HallRuntime
 from hall.server import HallServer
@@ -103,6 +103,7 @@ class Win:
     closing: bool = False  # tidal: finish the visitor, then sign out
     tidal_open: bool = False
     handover_to: str | None = None  # A is back and waits for B to finish the visitor
+    ticket_id: str | None = None  # the ticket of the visitor at the counter
 
 
 @dataclass
@@ -130,7 +131,9 @@ class DayRun:
     """Run ``layout`` on ``scenario``; :meth:`run` returns the raw material for the metrics."""
 
     def __init__(self, layout: Layout, scenario: Scenario, params: SimParams, workdir: Path,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None, database_url: str | None = None) -> None:
+        """``database_url``: run on that database (``hall simulate --record``: the day is stored as if
+        it had happened, its events continuing the hall's log); default a SQLite file in ``workdir``."""
         self.layout, self.sc, self.p = layout, scenario, params
         self.cfg = layout.cfg
         self.progress = progress or (lambda _msg: None)
@@ -138,12 +141,15 @@ class DayRun:
         first = scenario.spans[0][0] if scenario.spans else 8 * 3600.0
         self.clock = ManualClock(self.midnight + timedelta(seconds=first - 1800))
         workdir.mkdir(parents=True, exist_ok=True)
-        self.db = Database(f"sqlite:///{workdir / (layout.name + '.db')}")
-        event.listen(self.db.engine, "connect", _fast_sqlite)
+        self.db = Database(database_url or f"sqlite:///{workdir / (layout.name + '.db')}")
+        if self.db.is_sqlite:
+            event.listen(self.db.engine, "connect", _fast_sqlite)
         self.server = HallServer.build(self.db, [self.cfg], self.clock, b"hall-simulate")
         self.server.prepare()
         self.h = self.server.halls[self.cfg.id]
         self.rng = random.Random(f"hall-sim/{scenario.seed}/agents/{layout.name}")
+        # 好差评 on the pad after the service: its own stream, so ratings change nothing else drawn
+        self.rating_rng = random.Random(f"hall-sim/{scenario.seed}/ratings/{layout.name}")
         self.heap: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
         self._seq = 0
         self.now_s = first - 1800
@@ -290,6 +296,7 @@ class DayRun:
         iss = self.by_ticket[r["id"]]
         self.waiting -= 1
         w.visitor = iss.visitor
+        w.ticket_id = r["id"]
         w.token += 1
         v = iss.visitor
         if v.no_show:
@@ -321,7 +328,16 @@ class DayRun:
         if self._same(w, token):
             self.try_write("finish", calling.finish, w.number, self.clerks[w.clerk].actor)
             w.visitor = None
+            self.rate(w.ticket_id)
             self.settle(w)
+
+    def rate(self, ticket_id: str | None) -> None:
+        """Some visitors rate the service on the pad (好差评) as they leave; never in the clerk's way."""
+        if ticket_id is None or self.rating_rng.random() >= self.p.rating_share:
+            return
+        levels = sorted(self.p.rating_weights)
+        level = self.rating_rng.choices(levels, weights=[self.p.rating_weights[x] for x in levels])[0]
+        self.try_write("rate", rating.rate, ticket_id, level)
 
     # ------------------------------------------------------------------ a window between visitors
     def settle(self, w: Win) -> None:
@@ -608,5 +624,6 @@ class DayRun:
                 ticket_t.c.called_ms, ticket_t.c.started_ms, ticket_t.c.finished_ms, ticket_t.c.no_show_ms,
                 ticket_t.c.window)
         return self.db.read_sync(
-            lambda conn: list(conn.execute(select(*cols).where(ticket_t.c.hall_id == self.h.id)
+            lambda conn: list(conn.execute(select(*cols).where(ticket_t.c.hall_id == self.h.id,
+                                                               ticket_t.c.day == self.sc.day.isoformat())
                                            .order_by(ticket_t.c.issued_ms, ticket_t.c.qseq))))

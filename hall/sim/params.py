@@ -64,5 +64,9 @@ class SimParams:
     # AB practice (tidal_ab only): A does not step away while the post's B cannot come (away, or at
     # another window), for at most this long; then A goes anyway. 0: A always leaves on time.
     ab_hold_max_min: float = 30.0
+    # 好差评: the share of visitors who rate on the pad after the service, and how (level -> weight,
+    # 5 非常满意 … 1 非常不满意); drawn from a stream of their own, so they change nothing else
+    rating_share: float = 0.6
+    rating_weights: dict[int, float] = field(default_factory=lambda: {5: 0.72, 4: 0.18, 3: 0.06, 2: 0.03, 1: 0.01})
     tick_s: float = 60.0  # the staffing controller's period, and the sampling period
     end_by: str = "20:00"  # hard stop of the day (tickets still waiting then expire)

@@ -32,8 +32,8 @@ Progress = Callable[[str], None]
 
 
 def run_layout(layout: Layout, sc: Scenario, params: SimParams, workdir: Path,
-               progress: Progress | None = None) -> dict[str, Any]:
-    run = DayRun(layout, sc, params, workdir, progress)
+               progress: Progress | None = None, database_url: str | None = None) -> dict[str, Any]:
+    run = DayRun(layout, sc, params, workdir, progress, database_url)
     try:
         run.run()
         out = summarize(run)
@@ -147,8 +147,24 @@ def checks(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def record_day(cfg: HallCfg, database_url: str, *, seed: int = 1, day: date = REFERENCE_DATE,
+               params: SimParams | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """Run the tidal + AB day alone on ``database_url`` and keep it there, as if it had happened
+    (the reports read it like any other day). Returns ``{"date", "hall", "seed", "strategy", ...}``
+    with that run's figures."""
+    params = params or SimParams()
+    sc = draw_scenario(cfg, params, day, seed)
+    if not sc.spans:
+        raise ValueError(f"{cfg.name}当天不办公 / {cfg.id} is closed on {day.isoformat()}")
+    with tempfile.TemporaryDirectory(prefix="hall-simulate-") as tmp:
+        figures = run_layout(layouts.tidal_ab(cfg, sc), sc, params, Path(tmp), progress, database_url)
+    return {"date": day.isoformat(), "hall": cfg.id, "seed": seed, "visitors": len(sc.visitors),
+            "recorded": "tidal_ab", **figures}
+
+
 def simulate(cfg: HallCfg, *, seed: int = 1, day: date = REFERENCE_DATE, params: SimParams | None = None,
-             progress: Progress | None = None) -> dict[str, Any]:
+             progress: Progress | None = None, record_url: str | None = None) -> dict[str, Any]:
+    """``record_url``: also keep the tidal + AB day in that database (``hall simulate --record``)."""
     params = params or SimParams()
     say = progress or (lambda _msg: None)
     sc = draw_scenario(cfg, params, day, seed)
@@ -164,7 +180,8 @@ def simulate(cfg: HallCfg, *, seed: int = 1, day: date = REFERENCE_DATE, params:
         results = {}
         for name, layout in plans.items():
             say(f"{name} ...")
-            results[name] = run_layout(layout, sc, params, work, say)
+            results[name] = run_layout(layout, sc, params, work, say,
+                                       record_url if name == "tidal_ab" else None)
         n_pooled = len(plans["pooled"].cfg.windows)
         same = pooled_to_match(cfg, sc, params, work, results["tidal_ab"]["p95_wait_s"],
                                {n_pooled: results["pooled"]}, say)
@@ -186,6 +203,8 @@ def simulate(cfg: HallCfg, *, seed: int = 1, day: date = REFERENCE_DATE, params:
         "params": _params_json(params),
     }
     out["checks"] = checks(out)
+    if record_url:
+        out["recorded"] = "tidal_ab"  # the day is in the hall's database now, for the reports
     return out
 
 
