@@ -279,8 +279,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     def progress(msg: str) -> None:
         print(f"[{time.monotonic() - t0:5.1f}s] {msg}", file=sys.stderr, flush=True)
 
+    record_url = None
+    if args.record:
+        from hall.settings import get_settings
+
+        record_url = get_settings().database_url
+        progress(f"潮汐+AB 的模拟日将写入数据库 / recording the tidal + AB day into {_safe_url(record_url)}")
     try:
-        result = simulate(cfg, seed=args.seed, day=day, progress=progress)
+        result = simulate(cfg, seed=args.seed, day=day, progress=progress, record_url=record_url)
     except ValueError as e:
         print(f"无法模拟 / cannot simulate: {e}", file=sys.stderr)
         return 2
@@ -290,6 +296,127 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         progress(f"写入 wrote {args.json_path}")
     progress("完成 done")
     return 0
+
+
+# --------------------------------------------------------------------------- hall report (#7)
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _report_hall(args: argparse.Namespace):  # noqa: ANN202
+    from hall.hallconfig import default_config_path, load_halls
+
+    halls = load_halls(args.config or [default_config_path()])
+    cfg = next((h for h in halls if h.id == args.hall), None)
+    if cfg is None:
+        print(f"没有大厅「{args.hall}」/ unknown hall {args.hall!r} (known: {', '.join(h.id for h in halls)})",
+              file=sys.stderr)
+    return cfg
+
+
+def _write_report(args: argparse.Namespace, figs: dict, pdf_fn, csv_fn, default_pdf: str) -> None:  # noqa: ANN001
+    from hall.reports.export import to_json
+
+    out = args.out if args.out or args.csv or args.json_path else default_pdf
+    written = []
+    if out:
+        Path(out).write_bytes(pdf_fn(figs))
+        written.append(out)
+    if args.csv:
+        Path(args.csv).write_text(csv_fn(figs), encoding="utf-8")
+        written.append(args.csv)
+    if args.json_path:
+        Path(args.json_path).write_text(to_json(figs), encoding="utf-8")
+        written.append(args.json_path)
+    print(f"已写入 wrote {', '.join(written)}", file=sys.stderr)
+
+
+def _report_db():  # noqa: ANN202
+    from hall.db.database import Database
+    from hall.settings import get_settings
+
+    db = Database(get_settings().database_url)
+    db.migrate()
+    return db
+
+
+def cmd_report_daily(args: argparse.Namespace) -> int:
+    """The daily operations report of one day, from the hall's event log (HALL_DATABASE_URL)."""
+    from datetime import date
+
+    from hall.reports.export import daily_csv
+    from hall.reports.figures import daily_figures
+    from hall.reports.pdf import daily_pdf
+    from hall.reports.source import daily_input
+
+    cfg = _report_hall(args)
+    if cfg is None:
+        return 2
+    try:
+        day = date.fromisoformat(args.date)
+    except ValueError:
+        print(f"日期格式应为 YYYY-MM-DD / --date must look like 2026-11-23, got {args.date!r}", file=sys.stderr)
+        return 2
+    db = _report_db()
+    try:
+        now = datetime.now(cfg.tz)
+        events, followups = db.read_sync(daily_input, cfg, day, now)
+    finally:
+        db.close()
+    figs = daily_figures(events, cfg, day, followups=followups, now=now)
+    _write_report(args, figs, daily_pdf, daily_csv, f"report-{cfg.id}-{day.isoformat()}.pdf")
+    return 0
+
+
+def cmd_report_monthly(args: argparse.Namespace) -> int:
+    """The monthly summary: the same figures by day."""
+    from hall.reports.export import monthly_csv
+    from hall.reports.figures import monthly_figures
+    from hall.reports.pdf import monthly_pdf
+    from hall.reports.source import monthly_input
+
+    cfg = _report_hall(args)
+    if cfg is None:
+        return 2
+    try:
+        year, month = (int(x) for x in args.month.split("-"))
+        if not 1 <= month <= 12:
+            raise ValueError
+    except ValueError:
+        print(f"月份格式应为 YYYY-MM / --month must look like 2026-11, got {args.month!r}", file=sys.stderr)
+        return 2
+    db = _report_db()
+    try:
+        now = datetime.now(cfg.tz)
+        events, followups = db.read_sync(monthly_input, cfg, year, month, now)
+    finally:
+        db.close()
+    figs = monthly_figures(events, cfg, year, month, followups=followups, now=now)
+    _write_report(args, figs, monthly_pdf, monthly_csv, f"report-{cfg.id}-{year:04d}-{month:02d}.pdf")
+    return 0
+
+
+def _report_parser(sub) -> None:  # noqa: ANN001
+    r = sub.add_parser("report", help="运营报表 / the daily operations report and the monthly summary")
+    rsub = r.add_subparsers(dest="report_command", required=True)
+    for name, fn, what in (("daily", cmd_report_daily, "日报 / one day"),
+                           ("monthly", cmd_report_monthly, "月报 / a month, by day")):
+        p = rsub.add_parser(name, help=what)
+        p.add_argument("--hall", required=True)
+        if name == "daily":
+            p.add_argument("--date", required=True, help="YYYY-MM-DD (the hall's local day)")
+        else:
+            p.add_argument("--month", required=True, help="YYYY-MM")
+        p.add_argument("--config", action="append", help="hall TOML file (default: the bundled example hall)")
+        p.add_argument("--out", metavar="FILE.pdf", help="the PDF (default: report-HALL-DATE.pdf when no "
+                       "--csv/--json is given)")
+        p.add_argument("--csv", metavar="FILE", help="the figures as CSV (date,figure,value)")
+        p.add_argument("--json", dest="json_path", metavar="FILE", help="the figures as JSON")
+        p.set_defaults(fn=fn)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -311,7 +438,10 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--seed", type=int, default=1)
     m.add_argument("--date", help="the day to simulate, YYYY-MM-DD (default: 2026-11-23, a Monday)")
     m.add_argument("--json", dest="json_path", metavar="FILE", help="write the figures to FILE as JSON")
+    m.add_argument("--record", action="store_true", help="keep the tidal + AB day in the hall's database "
+                   "(HALL_DATABASE_URL) as if it had happened, for the reports")
     m.set_defaults(fn=cmd_simulate)
+    _report_parser(sub)
     c = sub.add_parser("console", help="the night duty console (Textual), a client of a running server")
     c.add_argument("--server", default=os.environ.get("HALL_SERVER", "http://127.0.0.1:8000"))
     c.add_argument("--user", default="duty01")

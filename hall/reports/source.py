@@ -52,17 +52,20 @@ def overdue_followups(conn: Connection, cfg: HallCfg, as_of: datetime) -> list[d
     return out
 
 
+def _as_of(start: datetime, end: datetime, now: datetime | None) -> datetime:
+    """Overdue at the end of the period, or now while the period is running (as the figures count)."""
+    return now if now is not None and start <= now < end else end
+
+
 def daily_input(conn: Connection, cfg: HallCfg, day: date, now: datetime | None = None
                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The day's events and the follow-ups overdue at its end (or at ``now``, if earlier)."""
+    """The day's events and the follow-ups overdue at its end (or at ``now``, during the day)."""
     start, end = day_bounds(cfg, day)
-    as_of = min(end, now) if now is not None else end
-    return events_between(conn, cfg.id, start, end), overdue_followups(conn, cfg, as_of)
+    return events_between(conn, cfg.id, start, end), overdue_followups(conn, cfg, _as_of(start, end, now))
 
 
 def monthly_input(conn: Connection, cfg: HallCfg, year: int, month: int, now: datetime | None = None
                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     days = month_days(year, month)
     start, end = day_bounds(cfg, days[0])[0], day_bounds(cfg, days[-1])[1]
-    as_of = min(end, now) if now is not None else end
-    return events_between(conn, cfg.id, start, end), overdue_followups(conn, cfg, as_of)
+    return events_between(conn, cfg.id, start, end), overdue_followups(conn, cfg, _as_of(start, end, now))
