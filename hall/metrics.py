@@ -25,6 +25,12 @@ class Metrics:
         with self._lock:
             self.gauges[name] += delta
 
+    def set_gauge(self, name: str, value: float, **labels: str) -> None:
+        """A gauge that is set rather than moved, with labels (``hall_feed_backlog{hall="…"}``)."""
+        lab = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+        with self._lock:
+            self.gauges[f"{name}{{{lab}}}" if lab else name] = value
+
     def event(self, type_: str) -> None:
         self.inc("hall_events_published_total", type=type_)
 

@@ -15,10 +15,12 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from hall.errors import HallError
+from hall.feed import Feed
 from hall.server import HallServer
 from hall.web.routes.alarms import AlarmController
 from hall.web.routes.auth import AuthController
 from hall.web.routes.devices import DeviceController
+from hall.web.routes.feed import FeedController
 from hall.web.routes.lockers import LockerController
 from hall.web.routes.pages import PageController, static_router
 from hall.web.routes.reports import ReportController
@@ -127,9 +129,13 @@ def create_app(server: HallServer, *, redis_url: str | None = None, redis_prefix
         app.state.housekeeping = asyncio.create_task(server.housekeeping())
         if server.iot is not None:
             await server.iot.start()
+        app.state.feed = Feed(server)
+        app.state.feed.start()
 
     async def on_shutdown(app: Litestar) -> None:
         app.state.housekeeping.cancel()
+        if (feed := app.state.get("feed")) is not None:
+            await feed.stop()
         if server.iot is not None:
             await server.iot.stop()
         for v in server.verifiers.values():
@@ -139,7 +145,7 @@ def create_app(server: HallServer, *, redis_url: str | None = None, redis_prefix
     app = Litestar(
         middleware=[_timing(server)],
         route_handlers=[TicketController, SlipController, WindowController, StaffingController, AlarmController,
-                        AuthController, DeviceController, LockerController, ShiftController,
+                        AuthController, DeviceController, LockerController, ShiftController, FeedController,
                         ReportController, PageController, static_router, hall_stream, metrics, healthz],
         plugins=[channels],
         on_startup=[on_startup],
