@@ -480,6 +480,19 @@ class FollowupCfg(BaseModel):
     fix_working_days: int = Field(default=15, ge=0, le=90)  # put it right within
     holidays: list[str] = Field(default_factory=list)  # YYYY-MM-DD days that are not working days
 
+    @field_validator("holidays")
+    @classmethod
+    def _check_holidays(cls, days: list[str]) -> list[str]:
+        # checked here: a bad date found only when a poor rating comes would fail the clerk's finish
+        for i, d in enumerate(days):
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", d):
+                raise _At((i,), f'日期格式须为 YYYY-MM-DD / a date must be YYYY-MM-DD, got "{d}"')
+            try:
+                datetime.strptime(d, "%Y-%m-%d")
+            except ValueError:
+                raise _At((i,), f'日期不存在 / no such date "{d}"') from None
+        return days
+
 
 class FeedCfg(BaseModel):
     """The feed of queue, call and rating events to the provincial platform (off without ``url``)."""

@@ -10,10 +10,11 @@ ALARM_ZH = {
     "mqtt_rejected": "设备消息异常", "clock_skew": "设备时钟偏差", "pickup_guessing": "取件码多次输错",
     "slot_mismatch": "格口与记录不符", "post_vacant": "空岗", "wait_alert": "等待预警", "alarm_flood": "报警泛滥",
     "feed_down": "省平台推送中断",
+    "followup_overdue": "差评回访超期",
 }
 SEVERITY_ZH = {"critical": "紧急", "major": "重要", "minor": "一般", "warning": "提示"}
 ALARM_STATE_ZH = {"active": "未确认", "acked": "已确认", "cleared": "已恢复未确认", "closed": "已关闭"}
-SOURCE_ZH = {"device": "设备", "post": "窗口", "service": "业务", "hall": "大厅"}
+SOURCE_ZH = {"device": "设备", "post": "窗口", "service": "业务", "hall": "大厅", "followup": "差评回访"}
 KIND_ZH = {"kiosk": "取号机", "ticket_printer": "打印机", "locker": "智能柜", "screen": "大屏", "env_sensor": "环境",
            "caller": "呼叫器"}
 COMMAND_ZH = {"open_door": "开门", "reboot": "重启", "print": "打印", "display": "显示"}

@@ -86,12 +86,16 @@ class HallServer:
 
     def alarm_sweep(self, hall_id: str | None = None) -> list[dict[str, Any]]:
         """One pass of the alarm sweep now (shelves run out, escalations due, the flood summary and
-        its end) for one hall or every hall; returns what it did, each with ``hall``."""
-        from hall import alarms
+        its end, follow-ups past their deadline) for one hall or every hall; returns what it did,
+        each with ``hall``."""
+        from hall import alarms, followup
+
+        def sweep(tx: Any, h: Any, now: Any) -> list[dict[str, Any]]:  # one transaction for both
+            return followup.sweep(tx, h, now) + alarms.sweep(tx, h, now)
 
         out: list[dict[str, Any]] = []
         for h in [self.hall(hall_id)] if hall_id else list(self.halls.values()):
-            for d in self.db.write_sync(alarms.sweep, h, h.now()):
+            for d in self.db.write_sync(sweep, h, h.now()):
                 self.metrics.inc("hall_alarm_sweep_total", action=str(d.get("action")))
                 out.append({"hall": h.id, **d})
         return out

@@ -26,7 +26,7 @@ from hall.windows.service import window_views
 from hall.windows.staffing import announce_open
 
 TOPICS = ("ticket", "window", "device", "alarm", "locker", "command", "tidal", "post", "wait", "service", "hall",
-          "shift")
+          "shift", "followup")
 REPLAY_PAGE = 1000
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hall import followup
 from hall.db.database import Tx
 from hall.errors import Conflict, Forbidden, NotFound
 from hall.queue import repo
@@ -164,6 +165,7 @@ def finish(tx: Tx, h: HallRuntime, number: str, actor: Actor | None, rating: int
     state = next_state("finish", row.state)
     now = h.now()
     t = _finish_current(tx, h, row, wcfg, now, rating)
+    followup.open_for_rating(tx, h, now, t, rating, clerk=row.clerk)  # 差评回访 (#7); None for a good rating
     repo.set_window(tx.conn, h.id, number, state=state, ticket_id=None, updated_ms=ms(now))
     h.forget("open_windows")  # a window became free or busy: estimates count free ones
     window_event(tx, h, wcfg.number, state, now)

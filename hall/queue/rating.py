@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hall import followup
 from hall.db.database import Tx
 from hall.errors import BadRequest, Conflict
 from hall.queue import repo
@@ -36,4 +37,5 @@ def rate(tx: Tx, h: HallRuntime, ticket_id: str, rating: int) -> dict[str, Any]:
     repo.set_ticket(tx.conn, h.id, t.id, rating=rating)
     tx.emit(h.id, "ticket.rated", now, {"ticket": t.number, "ticket_id": t.id, "service": t.service,
                                         "window": t.window, "rating": rating, "level": LEVELS[rating]})
+    followup.open_for_rating(tx, h, now, t, rating)  # 差评回访 (#7), with the rating
     return {"id": t.id, "number": t.number, "rating": rating, "level": LEVELS[rating]}

@@ -21,6 +21,7 @@ from hall.web.routes.alarms import AlarmController
 from hall.web.routes.auth import AuthController
 from hall.web.routes.devices import DeviceController
 from hall.web.routes.feed import FeedController
+from hall.web.routes.followups import FollowupController
 from hall.web.routes.lockers import LockerController
 from hall.web.routes.pages import PageController, static_router
 from hall.web.routes.reports import ReportController
@@ -146,7 +147,8 @@ def create_app(server: HallServer, *, redis_url: str | None = None, redis_prefix
         middleware=[_timing(server)],
         route_handlers=[TicketController, SlipController, WindowController, StaffingController, AlarmController,
                         AuthController, DeviceController, LockerController, ShiftController, FeedController,
-                        ReportController, PageController, static_router, hall_stream, metrics, healthz],
+                        ReportController, FollowupController, PageController, static_router, hall_stream, metrics,
+                        healthz],
         plugins=[channels],
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],

@@ -20,7 +20,7 @@ from hall.hallconfig import SEVERITIES
 from hall.web.deps import STAFF_ROLES, one_of, require_actor, server_of
 
 ALARM_STATES = ("active", "acked", "cleared", "closed", "open")
-ALARM_SOURCES = ("post", "service", "device", "hall")
+ALARM_SOURCES = ("post", "service", "device", "hall", "followup")
 SHELVERS = ("duty_officer", "manager", "admin")
 
 
