@@ -400,8 +400,35 @@ def cmd_report_monthly(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report_shift(args: argparse.Namespace) -> int:
+    """The shift handover sheet (交接班记录, the console's PDF) for a period, from the database."""
+    from hall.clock import clock_from_env
+    from hall.runtime import HallRuntime
+    from hall.settings import get_settings
+    from hall.shift import period, summary
+    from hall.shift_pdf import HandoverData, handover_pdf
+
+    cfg = _report_hall(args)
+    if cfg is None:
+        return 2
+    settings = get_settings()
+    h = HallRuntime(cfg, clock_from_env(settings.clock), settings.secret)
+    start, end = period(h, args.since, args.until)
+    db = _report_db()
+    try:
+        facts = db.read_sync(summary, h, start, end)
+    finally:
+        db.close()
+    data = HandoverData(hall_name=cfg.name, officer=args.officer or "", summary=facts,
+                        printed_at=h.now().isoformat(timespec="seconds"))
+    out = args.out or f"handover-{cfg.id}-{end.strftime('%Y%m%d-%H%M')}.pdf"
+    Path(out).write_bytes(handover_pdf(data))
+    print(f"写入 wrote {out}")
+    return 0
+
+
 def _report_parser(sub) -> None:  # noqa: ANN001
-    r = sub.add_parser("report", help="运营报表 / the daily operations report and the monthly summary")
+    r = sub.add_parser("report", help="运营报表 / the daily report, the monthly summary, the shift handover sheet")
     rsub = r.add_subparsers(dest="report_command", required=True)
     for name, fn, what in (("daily", cmd_report_daily, "日报 / one day"),
                            ("monthly", cmd_report_monthly, "月报 / a month, by day")):
@@ -417,6 +444,14 @@ def _report_parser(sub) -> None:  # noqa: ANN001
         p.add_argument("--csv", metavar="FILE", help="the figures as CSV (date,figure,value)")
         p.add_argument("--json", dest="json_path", metavar="FILE", help="the figures as JSON")
         p.set_defaults(fn=fn)
+    p = rsub.add_parser("shift", help="交接班记录 / the shift handover sheet (PDF)")
+    p.add_argument("--hall", required=True)
+    p.add_argument("--since", help="ISO 8601, hall time without an offset (default: 12 hours ago)")
+    p.add_argument("--until", help="ISO 8601 (default: now)")
+    p.add_argument("--officer", help="the duty officer's name on the sheet")
+    p.add_argument("--config", action="append", help="hall TOML file (default: the bundled example hall)")
+    p.add_argument("--out", metavar="FILE.pdf")
+    p.set_defaults(fn=cmd_report_shift)
 
 
 def parser() -> argparse.ArgumentParser:

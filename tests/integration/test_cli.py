@@ -61,3 +61,26 @@ def test_serve_on_a_taken_port_says_so(tmp_path):
         port = s.getsockname()[1]
         r = hall_cmd(tmp_path, "serve", "--port", str(port))
     assert r.returncode == 2 and str(port) in r.stderr and "--port" in r.stderr
+
+
+def test_report_shift_writes_the_handover_sheet_with_the_nights_alarms(tmp_path):
+    import io
+
+    import pypdf
+
+    from hall import alarms
+    from hall.clock import ManualClock
+    from tests.conftest import MONDAY_0930, make_hall
+
+    h = make_hall(tmp_path, ManualClock(MONDAY_0930))
+    rt = h.server.hall("hn-tja")
+    h.server.db.write_sync(alarms.raise_alarm, rt, rt.now(), "device", "locker-01", "door_jam", "critical",
+                           {"slot": 3, "text": "locker-01 3号格口柜门未能打开"})
+    h.close()
+    out = tmp_path / "handover.pdf"
+    r = hall_cmd(tmp_path, "report", "shift", "--hall", "hn-tja", "--since", "2026-11-23T00:00",
+                 "--until", "2026-11-23T12:00", "--officer", "王值班", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    text = pypdf.PdfReader(io.BytesIO(out.read_bytes())).pages[0].extract_text()
+    assert "值班交接班记录" in text and "王值班" in text and "locker-01" in text
+    assert hall_cmd(tmp_path, "report", "shift", "--hall", "nowhere").returncode == 2

@@ -22,6 +22,8 @@ const TYPES = {
   humidity: "湿度超限", screen_dark: "屏幕黑屏", clock_skew: "时钟偏差", mqtt_rejected: "消息异常",
   pickup_guessing: "取件码多次输错", slot_mismatch: "格口不符", post_vacant: "空岗", wait_alert: "等待预警",
   alarm_flood: "报警泛滥",
+  followup_overdue: "差评回访逾期",
+  feed_down: "省平台推送中断",
 };
 const SEVERITIES = { critical: "紧急", major: "重要", minor: "次要", warning: "提示" };
 const STATES = { active: "待接单", acked: "已接单", cleared: "已恢复" };
