@@ -47,10 +47,10 @@ def wait_until(fn: Callable[[], Any], timeout: float = 10.0, every: float = 0.05
         time.sleep(every)
 
 
-def build_hall(tmp_path: Path, clock: ManualClock, broker: Broker, cfg: HallCfg | None = None, *,
+def build_hall(tmp_path: Path, clock: ManualClock, broker: Broker | None, cfg: HallCfg | None = None, *,
                fresh: bool = True) -> Hall:
-    """The example hall (fast bounds) whose MQTT client signs in to ``broker`` as the server.
-    ``fresh=False``: the same data again, as after a restart."""
+    """The example hall (fast bounds) whose MQTT client signs in to ``broker`` as the server (None:
+    no MQTT); ``fresh=False``: the same data again, as after a restart."""
     env = {"HALL_DATA_DIR": str(tmp_path), "HALL_SECRET": "test-secret",
            "HALL_REDIS_PREFIX": f"hall-test-{tmp_path.name}"}
     url = pg_url()
@@ -63,7 +63,7 @@ def build_hall(tmp_path: Path, clock: ManualClock, broker: Broker, cfg: HallCfg 
     if redis_url():
         env["HALL_REDIS_URL"] = redis_url() or ""
     h = build(None, settings=get_settings(env), clock=clock, halls=[cfg or fast_config()],
-              mqtt=broker.url(broker.username, broker.password))
+              mqtt=broker.url(broker.username, broker.password) if broker is not None else False)
     h.server.auto_staffing = False
     if fresh:
         add_staff(h)

@@ -12,6 +12,7 @@ from textual.widgets import DataTable
 
 from hall.clock import ManualClock
 from hall.console.app import ConsoleApp
+from hall.console.modals import AskText, Choose, Confirm
 from hall.console.panes.alarms import AlarmsPane
 from hall.console.panes.devices import DevicesPane
 from hall.console.panes.events import EventsPane
@@ -33,6 +34,11 @@ async def until(fn, timeout: float = 15.0, what: str = "condition"):  # noqa: AN
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+async def on_screen(app, screen_type) -> None:  # noqa: ANN001
+    """Wait until a dialog is up (under load a key pressed before it would go to the pane below)."""
+    await until(lambda: isinstance(app.screen, screen_type), what=f"the {screen_type.__name__} dialog")
 
 
 def server_alarm(base: str, alarm_id: str) -> dict:
@@ -67,11 +73,9 @@ async def test_jammed_locker_alarm_ack_assign_and_an_open_door_confirmed(tmp_pat
                 await pilot.pause()
                 select(dev_table, "locker-01")
                 await pilot.press("o")
-                await pilot.pause()
-                for ch in "3":
-                    await pilot.press(ch)
-                await pilot.press("enter")
-                await pilot.pause()
+                await on_screen(app, AskText)
+                await pilot.press("3", "enter")
+                await on_screen(app, Confirm)
                 await pilot.press("y")
                 # the jam alarm appears (door_confirm_s is 2 s)
                 jam = await until(lambda: next((a for a in app.state.alarms.values()
@@ -88,7 +92,8 @@ async def test_jammed_locker_alarm_ack_assign_and_an_open_door_confirmed(tmp_pat
                 await pilot.press("a")
                 await until(lambda: server_alarm(live.url, jam["id"])["state"] == "acked", what="acked on the server")
                 await pilot.press("s")
-                await pilot.pause(0.5)
+                await on_screen(app, Choose)
+                await pilot.pause(0.2)
                 await pilot.press("enter")  # the first facility account: fac01
                 await until(lambda: server_alarm(live.url, jam["id"])["assignee"] == "fac01",
                             what="assigned on the server")
@@ -99,9 +104,9 @@ async def test_jammed_locker_alarm_ack_assign_and_an_open_door_confirmed(tmp_pat
                 dev_table.focus()
                 select(dev_table, "locker-01")
                 await pilot.press("o")
-                await pilot.pause()
+                await on_screen(app, AskText)
                 await pilot.press("4", "enter")
-                await pilot.pause()
+                await on_screen(app, Confirm)
                 await pilot.press("y")
                 await until(lambda: any(c.get("name") == "open_door" and c.get("args") == {"slot": 4}
                                         and c.get("state") == "done" for c in app.state.commands.values()),
@@ -225,7 +230,7 @@ async def test_shift_notes_summary_and_handover_pdf(tmp_path: Path, clock: Manua
                 assert shift.summary["alarms"]["raised"] == 2
                 shift.focus()
                 await pilot.press("n")
-                await pilot.pause(0.3)
+                await on_screen(app, AskText)
                 await pilot.press(*"kiosk-01 缺纸待补充")
                 await pilot.press("enter")
                 await until(lambda: any(n.get("text") == "kiosk-01 缺纸待补充" for n in app.state.notes),

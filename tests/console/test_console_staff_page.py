@@ -13,8 +13,9 @@ from textual.widgets import DataTable
 from hall import alarms
 from hall.clock import ManualClock
 from hall.console.app import ConsoleApp
+from hall.console.modals import Choose
 from tests.conftest import PASSWORD
-from tests.console.test_console import select, until
+from tests.console.test_console import on_screen, select, until
 from tests.e2e.conftest import ARGS, CHROMIUM
 from tests.live import LiveServer
 
@@ -50,7 +51,8 @@ async def test_assigned_in_the_console_resolved_on_the_phone(sqlite_hall, clock:
                     await until(lambda: table.row_count > 0, what="the alarm in the console")
                     select(table, jam)
                     await pilot.press("s")
-                    await pilot.pause(0.5)
+                    await on_screen(app, Choose)
+                    await pilot.pause(0.2)
                     await pilot.press("enter")  # fac01, the hall's facility staff member
                     # on the phone, live
                     card = page.locator(f'.alarm[data-id="{jam}"]')

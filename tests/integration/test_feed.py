@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -19,14 +18,14 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy import select
 
-from hall.bootstrap import Hall, build
+from hall.bootstrap import Hall
 from hall.clock import ManualClock
 from hall.db.models import event_t
 from hall.feed import backoff_s, url_host
 from hall.hallconfig import HallCfg, default_config_path, load_halls
-from hall.settings import get_settings
-from tests.conftest import _migrated_sqlite, _reset_pg, add_staff, login, pg_url, redis_url, signed_in
+from tests.conftest import login, signed_in
 from tests.helpers import API, act, anonymous, call_next, take
+from tests.iot import build_hall
 
 API_KEY = "feed-key-do-not-log-7f3a"
 WANTED = ("ticket.issued", "ticket.called", "ticket.finished", "ticket.rated")
@@ -106,26 +105,6 @@ def feed_config(url: str | None) -> HallCfg:
         update={"url": url, "retry_min_s": 0.1, "retry_max_s": 0.5, "batch": 3})})
 
 
-def build_hall(tmp_path: Path, clock: ManualClock, cfg: HallCfg, *, fresh: bool = True) -> Hall:
-    """The example hall with ``cfg``; ``fresh=False``: the same data again, as after a restart."""
-    env = {"HALL_DATA_DIR": str(tmp_path), "HALL_SECRET": "test-secret",
-           "HALL_REDIS_PREFIX": f"hall-test-{tmp_path.name}"}
-    url = pg_url()
-    if url:
-        if fresh:
-            _reset_pg(url)
-        env["HALL_DATABASE_URL"] = url
-    elif fresh:
-        shutil.copyfile(_migrated_sqlite(), tmp_path / "hall.db")
-    if redis_url():
-        env["HALL_REDIS_URL"] = redis_url() or ""
-    h = build(None, settings=get_settings(env), clock=clock, halls=[cfg])
-    h.server.auto_staffing = False
-    if fresh:
-        add_staff(h)
-    return h
-
-
 def wait_until(fn: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
     deadline = time.monotonic() + timeout
     while not (value := fn()):
@@ -174,7 +153,7 @@ def test_feed_exactly_once_after_dedup_across_outage_and_restart(
     monkeypatch.setenv("HALL_FEED_API_KEY", API_KEY)
     receiver = Receiver().start()
     cfg = feed_config(receiver.url)
-    h = build_hall(tmp_path, clock, cfg)
+    h = build_hall(tmp_path, clock, None, cfg)
     try:
         with TestClient(h.app) as client:
             clerk = signed_in(client, "1", "clerk01")
@@ -228,7 +207,7 @@ def test_feed_exactly_once_after_dedup_across_outage_and_restart(
 
         # A server restart with the batches unacknowledged: delivery resumes from the stored cursor.
         receiver.mode = "ok"
-        h = build_hall(tmp_path, clock, cfg, fresh=False)
+        h = build_hall(tmp_path, clock, None, cfg, fresh=False)
         with TestClient(h.app) as client:
             duty = login(client, "duty01")
             wait_until(lambda: feed_state(client, duty)["backlog"] == 0, "the backlog, after the restart")
@@ -270,7 +249,7 @@ def test_feed_exactly_once_after_dedup_across_outage_and_restart(
 
 def test_feed_off_without_url(tmp_path: Path, clock: ManualClock):
     receiver = Receiver().start()
-    h = build_hall(tmp_path, clock, feed_config(None))
+    h = build_hall(tmp_path, clock, None, feed_config(None))
     try:
         with TestClient(h.app) as client:
             take(client, "SB")
