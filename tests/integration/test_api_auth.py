@@ -130,3 +130,15 @@ def test_repeated_wrong_passwords_lock_the_sign_in_out(client, hall) -> None:
     assert body["retry_after_s"] > 0
     now[0] += 601
     assert client.post("/api/v1/auth/login", json={"username": "duty01", "password": PASSWORD}).status_code == 200
+
+
+def test_a_session_expires_after_its_hours(client, clock) -> None:
+    from hall.auth import SESSION_HOURS
+
+    headers = {"Authorization": f"Bearer {sign_in(client, 'duty01').json()['token']}"}
+    anonymous(client)
+    assert client.get("/api/v1/auth/me", headers=headers).status_code == 200
+    clock.advance(SESSION_HOURS * 3600 - 60)
+    assert client.get("/api/v1/auth/me", headers=headers).status_code == 200
+    clock.advance(61)
+    assert_error(client.get("/api/v1/auth/me", headers=headers), 401)
