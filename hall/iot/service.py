@@ -229,22 +229,8 @@ class IotService:
         sent = await self.server.db.write(commands.mark_sent, h, at, row["id"])
         return sent or await self.server.db.read(commands.get, h, row["id"])
 
-    def wait_for(self, cmd_id: str) -> asyncio.Future:
-        """A future resolved with the command's view when it reaches a final state."""
-        assert self.loop is not None
-        fut = self.loop.create_future()
-        self._waiters.setdefault(cmd_id, []).append(fut)
-        return fut
-
     def _on_ack(self, twin: Twin, ack: Ack, now: int) -> None:
-        self.ingest.ops.append((twin.hall, _ack_op, (twin.device, ack.id, ack.status, ack.detail, self)))
-
-    def resolve(self, data: dict[str, Any]) -> None:
-        """Called on the loop when a command changed state (after the commit)."""
-        if data.get("state") in commands.FINAL or data.get("state") == "done":
-            for fut in self._waiters.pop(data["id"], []):
-                if not fut.done():
-                    fut.set_result(data)
+        self.ingest.ops.append((twin.hall, _ack_op, (twin.device, ack.id, ack.status, ack.detail)))
 
     def _displays(self, events: list[Any]) -> None:
         """After a commit (writer thread): window LED screens get what changed, retained."""
@@ -371,6 +357,7 @@ class IotService:
             outcome = await asyncio.wait_for(fut, h.cfg.iot.locker.door_confirm_s + 2)
         except TimeoutError:
             outcome = "no_confirmation"
+            self._waiters.pop(f"deposit:{res['deposit']}", None)  # nobody waits for it any more
         if outcome != "picked_up":
             # the code stays valid (a no-op if the jam handling already gave the deposit back)
             await self.server.db.write(lockers.pickup_failed, h, h.now(), res["deposit"], outcome)
@@ -394,8 +381,7 @@ class IotService:
 
     async def sweep_commands(self) -> None:
         for h in self.server.halls.values():
-            for data in await self.server.db.write(commands.sweep, h, h.now()):
-                self.resolve(data)
+            await self.server.db.write(commands.sweep, h, h.now())
 
     # -- views ------------------------------------------------------------------------------------
     def device_view(self, h: HallRuntime, t: Twin, active: list[dict[str, Any]]) -> dict[str, Any]:
@@ -433,11 +419,8 @@ def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: A
         loop.call_soon_threadsafe(fn, *args)
 
 
-def _ack_op(tx: Tx, h: HallRuntime, device: str, cmd_id: str, status: str, detail: dict[str, Any],
-            svc: IotService) -> None:
-    data = commands.on_ack(tx, h, h.now(), device, cmd_id, status, detail)
-    if data is not None and svc.loop is not None:
-        tx.after_commit(lambda: _call_soon(svc.loop, svc.resolve, data))
+def _ack_op(tx: Tx, h: HallRuntime, device: str, cmd_id: str, status: str, detail: dict[str, Any]) -> None:
+    commands.on_ack(tx, h, h.now(), device, cmd_id, status, detail)
 
 
 def _prepare_op(tx: Tx, halls: list[HallRuntime], now_ms: int) -> None:
