@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, TypedDict
 
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, ValidationException
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.routes import HTTPRoute
 
 from hall.errors import HallError
 from hall.feed import Feed
@@ -62,6 +64,30 @@ def _internal(_: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
     return Response({"error": "internal", "detail": "服务器内部错误，请稍后重试 / internal error, please retry"},
                     status_code=500)
+
+
+class ErrorBody(TypedDict):
+    """Every error answer: a stable machine code and a sentence in Chinese, then English (some errors add
+    fields, e.g. ``fields`` on a validation error)."""
+
+    error: str
+    detail: str
+
+
+_ERRORS = {400: "请求有误 / bad request", 401: "请先登录 / please sign in", 403: "无权操作 / forbidden",
+           404: "找不到 / not found", 409: "状态冲突 / conflict", 429: "请求过于频繁 / too many requests",
+           503: "暂不可用 / unavailable"}
+
+
+def _document_errors(app: Litestar) -> None:
+    """The OpenAPI document shows the error answers the handlers really give (``{error, detail}``),
+    not Litestar's default ``{status_code, detail, extra}``; a handler's own ``responses`` win."""
+    specs = {code: ResponseSpec(data_container=ErrorBody, description=text, generate_examples=False)
+             for code, text in _ERRORS.items()}
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            for handler in route.route_handlers:
+                handler.responses = {**specs, **(handler.responses or {})}
 
 
 @get("/metrics", media_type=MediaType.TEXT, include_in_schema=False)
@@ -165,5 +191,6 @@ def create_app(server: HallServer, *, redis_url: str | None = None, redis_prefix
         debug=False,
         logging_config=None,  # the process configures logging (hall.cli); no per-request noise
     )
+    _document_errors(app)
     app.state.hall_server = server
     return app

@@ -206,6 +206,20 @@ def test_malformed_request_issues_nothing(client):
     assert take(client, "SB")["number"] == "A001"
 
 
+def test_the_openapi_document_shows_the_error_body_the_api_really_sends(client):
+    """Found by schemathesis: the document showed Litestar's default ``{status_code, detail, extra}`` for a
+    400, while every error is ``{error, detail}``; the other error statuses were not documented at all."""
+    doc = client.get("/schema/openapi.json").json()
+    responses = doc["paths"]["/api/v1/halls/{hall}/tickets"]["post"]["responses"]
+    for status in ("400", "401", "403", "404", "409", "429", "503"):
+        schema = responses[status]["content"]["application/json"]["schema"]
+        if "$ref" in schema:
+            schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+        assert sorted(schema["required"]) == ["detail", "error"], status
+    r = issue(client, "NOPE")
+    assert r.status_code == 404 and set(r.json()) == {"error", "detail"}
+
+
 # --- idempotency -----------------------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import unicodedata
 from dataclasses import dataclass
 from datetime import date as date_cls
 from typing import Any
@@ -171,6 +172,8 @@ class TicketController(Controller):
         text = text.strip()
         if not text or len(text) > announce.MAX_CHARS:
             raise BadRequest("播报文字须为1到80个字", "text must be 1 to 80 characters", code="bad_text")
+        if any(unicodedata.category(c) in ("Cc", "Cs") for c in text):  # a NUL cannot go to espeak-ng
+            raise BadRequest("播报文字不能含控制字符", "text must not contain control characters", code="bad_text")
         audio = await asyncio.to_thread(announce.synthesize, text)
         if audio is None:
             raise Unavailable("服务器语音不可用（未安装 espeak-ng）", "server speech is unavailable (no espeak-ng)",
