@@ -50,15 +50,15 @@ def test_device_online_with_metrics_and_firmware(live, broker) -> None:
 
 
 def test_cut_network_goes_offline_within_bound_and_raises_alarm(live, broker) -> None:
-    """keepalive 2 s: the broker fires the last will within ~3 s; the will waits out the reboot
-    grace (1.5 s). Heartbeats (1 s, 2 missed) would say so too. Bound: 3 + 1.5 + margin."""
+    """Heartbeats (1 s, 2 missed) say so after 2 s of silence; the broker's last will (keepalive 2 s:
+    3 s, in Mosquitto's whole-second checks up to ~6 s) then waits out the reboot grace (1.5 s)."""
     h, client, hd = live
     with devices(broker, ("ticket_printer", "printer-01")) as devs:
         wait_until(lambda: twin(client, hd, "printer-01")["online"], what="online")
         t0 = time.monotonic()
         devs["printer-01"].cut_network("silent")
-        wait_until(lambda: not twin(client, hd, "printer-01")["online"], timeout=8, what="offline")
-        assert time.monotonic() - t0 <= 7.0
+        wait_until(lambda: not twin(client, hd, "printer-01")["online"], timeout=15, what="offline")
+        assert time.monotonic() - t0 <= 10.0  # the bound, with room for a loaded machine
         alarm = wait_until(lambda: device_alarms(client, hd, "printer-01", "offline"), what="offline alarm")
         assert alarm[0]["state"] == "active"
         # back: online only after good messages, and the alarm clears
@@ -75,8 +75,8 @@ def test_missed_heartbeats_take_a_silent_device_offline(live, broker) -> None:
         wait_until(lambda: twin(client, hd, "env-01")["online"], what="online")
         devs["env-01"].heartbeat_s = 3600  # keeps its connection, stops reporting
         t0 = time.monotonic()
-        wait_until(lambda: not twin(client, hd, "env-01")["online"], timeout=8, what="offline by heartbeat")
-        assert time.monotonic() - t0 <= 5.0
+        wait_until(lambda: not twin(client, hd, "env-01")["online"], timeout=15, what="offline by heartbeat")
+        assert time.monotonic() - t0 <= 8.0  # 2 s of silence plus the once-a-second check, and room for load
         assert twin(client, hd, "env-01")["offline_reason"] == "heartbeat"
 
 

@@ -87,7 +87,7 @@ class Watcher:
             self.msgs.append(Msg(m))
             self._cond.notify_all()
 
-    def wait_for(self, pred: Callable[[Msg], bool], timeout: float = 5.0, after: int = 0) -> Msg:
+    def wait_for(self, pred: Callable[[Msg], bool], timeout: float = 15.0, after: int = 0) -> Msg:
         """The first message (from index ``after``) matching ``pred``; fails after ``timeout``."""
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -186,7 +186,7 @@ def test_online_status_is_retained_and_telemetry_is_the_heartbeat(device, watch)
     assert status.json == {"state": "online", "boot": d.boot, "kind": "kiosk", "fw": "2.1.0"}
 
     mark = first.mark()
-    first.wait_for(lambda m: len(first.of("telemetry", mark)) >= 4, timeout=5)
+    first.wait_for(lambda m: len(first.of("telemetry", mark)) >= 4, timeout=15)
     tel = [m.json for m in first.of("telemetry", mark)]
     seqs = [t["seq"] for t in tel]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
@@ -333,9 +333,9 @@ def test_cut_network_fires_the_last_will_with_the_old_boot(device, watch) -> Non
     t0 = time.monotonic()
     d.cut_network()
     # Mosquitto 2.0 checks keepalives in whole seconds: the will comes 1.5 × keepalive + up to ~3 s
-    # after the last packet.
-    will = w.wait_for(is_status("offline", boot), timeout=2 * 1.5 + 4)
-    assert will.at - t0 <= 2 * 1.5 + 3.5
+    # after the last packet (later on a loaded machine: CI runs two suites at once).
+    will = w.wait_for(is_status("offline", boot), timeout=2 * 1.5 + 12)
+    assert will.at - t0 <= 2 * 1.5 + 8
     assert will.json == {"state": "offline", "boot": boot, "kind": "env_sensor", "fw": "1.0.0"}
     mark = w.mark()
     time.sleep(0.6)
@@ -353,7 +353,7 @@ def test_cut_network_fires_the_last_will_with_the_old_boot(device, watch) -> Non
     mark = w.mark()
     t0 = time.monotonic()
     d.cut_network("reset")
-    w.wait_for(is_status("offline", boot), after=mark, timeout=3)
+    w.wait_for(is_status("offline", boot), after=mark, timeout=10)
     assert time.monotonic() - t0 < 2.5
     d.restore_network()
     w.wait_for(is_status("online", boot), after=mark)
