@@ -49,6 +49,9 @@ def test_kiosk_scan_to_clerk_call_to_both_screens(live, new_page):
     announcer = hall_screen.evaluate("() => JSON.parse(JSON.stringify(window.hallAnnouncer))")
     assert "请A001号到1号窗口办理" in announcer["queue"] + announcer["spoken"]
     expect(clerk.locator("#cur-number")).to_have_text("A001")
+    # the slip has loaded in the kiosk's print frame: reading a page while Chromium's PDF viewer was
+    # still starting crashed the renderer once on a loaded machine
+    expect(kiosk.locator("body")).to_have_attribute("data-printed", "1", timeout=10_000)
     for page in (hall_screen, window_screen, clerk, kiosk):
         assert id_number not in page.content()
     screenshot(window_screen, "window-screen-called")
