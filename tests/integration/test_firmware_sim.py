@@ -319,6 +319,7 @@ def test_reboot_command_gives_a_new_larger_boot(device, watch, broker) -> None:
     # An unclean reboot (power cut) also gives a larger boot; display works on the new boot.
     before = d.boot
     assert d.reboot(clean=False) > before
+    assert d.wait_connected(15)  # subscribed to its cmd topic again: a command sent earlier would be missed
     mark = w.mark()
     c2 = command(w, "screen-a1", "display", {"text": "请A012号到3号窗口办理"})
     w.wait_for(is_ack(c2, "done"), after=mark)
