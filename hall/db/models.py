@@ -450,3 +450,30 @@ class FeedCursorRow(SQLModel, table=True):
 
 followup_t = FollowupRow.__table__
 feed_cursor_t = FeedCursorRow.__table__
+
+
+class NodeRow(SQLModel, table=True):
+    """A running server process (#8): its address for requests that must reach a hall's owner, and
+    when it last said it was alive. A node unseen for a lease's length is gone."""
+
+    __tablename__ = "node"
+    id: str = Field(primary_key=True, max_length=64)
+    address: str = Field(default="", max_length=200, description="http://host:port other nodes forward to")
+    started_ms: int = Field(sa_type=BigInteger)
+    seen_ms: int = Field(sa_type=BigInteger)
+
+
+class HallLeaseRow(SQLModel, table=True):
+    """Which process owns a hall's single-writer work (its MQTT ingestion and device twins, the
+    staffing controller, the alarm sweep, the day change, the provincial feed) until ``expires_ms``."""
+
+    __tablename__ = "hall_lease"
+    hall_id: str = Field(primary_key=True, max_length=32)
+    owner: str = Field(max_length=64)
+    expires_ms: int = Field(sa_type=BigInteger)
+    taken_ms: int = Field(sa_type=BigInteger)
+    epoch: int = Field(default=0, sa_type=BigInteger, description="+1 at each change of owner (fencing)")
+
+
+node_t = NodeRow.__table__
+hall_lease_t = HallLeaseRow.__table__
