@@ -277,8 +277,9 @@ class Feed:
             for f in self.halls.values():
                 try:
                     delay = min(delay, await self._serve(f))
-                except Exception:
-                    log.exception("feed: delivery pass failed (hall %s)", f.h.id)
+                except Exception as exc:
+                    if not self.server.db.outage.covers(exc, "feed"):  # an outage is logged once
+                        log.exception("feed: delivery pass failed (hall %s)", f.h.id)
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=delay)

@@ -104,7 +104,7 @@ class HallServer:
         """Runs for the server's life: the day change of every hall each ``every_s``, and the
         staffing controller of each hall every ``tidal.check_every_s`` seconds (or
         ``staffing_every_s``). The first pass of each comes one interval after start-up. A failing
-        pass is logged and the loop goes on."""
+        pass is logged and the loop goes on (while the database is away, without a traceback each time)."""
         loop = asyncio.get_running_loop()
         start = loop.time()
         next_day = start + every_s
@@ -119,22 +119,25 @@ class HallServer:
                 next_day = now + every_s
                 try:
                     await asyncio.to_thread(self.close_past_days)
-                except Exception:
-                    log.exception("housekeeping failed")
+                except Exception as exc:
+                    if not self.db.outage.covers(exc, "housekeeping"):  # the outage is logged once
+                        log.exception("housekeeping failed")
             for hid, due in next_tick.items():
                 if now < due:
                     continue
                 next_tick[hid] = now + interval[hid]
                 try:
                     await asyncio.to_thread(self.staffing_tick, hid)
-                except Exception:
-                    log.exception("staffing controller failed (hall %s)", hid)
+                except Exception as exc:
+                    if not self.db.outage.covers(exc, "staffing"):  # the outage is logged once
+                        log.exception("staffing controller failed (hall %s)", hid)
             if now >= next_sweep:
                 next_sweep = now + ALARM_SWEEP_S
                 try:
                     await asyncio.to_thread(self.alarm_sweep)
-                except Exception:
-                    log.exception("alarm sweep failed")
+                except Exception as exc:
+                    if not self.db.outage.covers(exc, "alarm sweep"):  # the outage is logged once
+                        log.exception("alarm sweep failed")
 
     def attach(self, channels: ChannelsPlugin, loop: asyncio.AbstractEventLoop) -> None:
         """Start fanning committed events out through the channels (called at app start-up)."""

@@ -6,6 +6,10 @@ and commits once: on SQLite that turns one fsync per ticket into one per batch, 
 allows a single writer anyway it removes lock contention. A job that raises is rolled back to its
 savepoint alone. Events a job emits get their ``seq`` inside the transaction and are handed to the
 publisher only after the commit, so nothing is pushed that is not stored first.
+
+When the database stops answering (hall.db.outage), reads and batches fail fast (connect and pool
+timeouts), ``outage`` logs it once, and each writer connects again for its next batch: the same
+process serves normally as soon as the database is back.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from typing import Any
 import anyio.to_thread
 import msgspec
 from sqlalchemy import Connection, bindparam, create_engine, event, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from hall.db.models import event_t, hall_t
+from hall.db.outage import CONNECT_TIMEOUT_S, POOL_TIMEOUT_S, Outage, is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +121,22 @@ class Database:
         self._publishers: list[Publisher] = []
         self._started = False
         self._lock = threading.Lock()
+        self.outage = Outage()  # is the database answering? (logged once per outage)
 
     # -- setup -------------------------------------------------------------------------------
     def _make_engine(self, *, immediate: bool) -> Engine:
         if not self.is_sqlite:
-            return create_engine(self.url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+            # Never hang on a database that is away: give up connecting after CONNECT_TIMEOUT_S,
+            # waiting for a pooled connection after POOL_TIMEOUT_S, and notice a silent peer (TCP
+            # keepalives, unacknowledged data) within tens of seconds. The URL's own values win.
+            given = make_url(self.url).query
+            args: dict[str, Any] = {}
+            if self.url.startswith("postgresql"):
+                defaults = {"connect_timeout": CONNECT_TIMEOUT_S, "keepalives": 1, "keepalives_idle": 10,
+                            "keepalives_interval": 5, "keepalives_count": 3, "tcp_user_timeout": 20_000}
+                args = {k: v for k, v in defaults.items() if k not in given}
+            return create_engine(self.url, pool_size=10, max_overflow=10, pool_pre_ping=True,
+                                 pool_timeout=POOL_TIMEOUT_S, connect_args=args)
         engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -204,8 +220,10 @@ class Database:
                 if conn is None or conn.closed or conn.invalidated:
                     conn = self.engine.connect()
                 self._run_batch(conn, batch)
+                self.outage.succeeded()
             except Exception as exc:  # connection lost: fail the batch, reconnect next time
-                log.warning("writer: batch failed: %s", type(exc).__name__)
+                if not self.outage.note(exc, "writer"):
+                    log.warning("writer: batch failed: %s", type(exc).__name__)
                 for j in batch:
                     if not j.future.done():
                         j.future.set_exception(exc)
@@ -214,7 +232,8 @@ class Database:
                         conn.close()
                 conn = None
         if conn is not None:
-            conn.close()
+            with contextlib.suppress(Exception):
+                conn.close()
 
     def _run_batch(self, conn: Connection, batch: list[_Job]) -> None:
         outcomes: list[tuple[_Job, Any, BaseException | None, list[StoredEvent]]] = []
@@ -228,7 +247,7 @@ class Database:
                 outcomes.append((job, result, None, tx.events))
                 callbacks += tx.callbacks
             except Exception as exc:
-                if conn.invalidated:
+                if conn.invalidated or is_unavailable(exc):
                     raise
                 outcomes.append((job, None, exc, []))
         else:
@@ -244,6 +263,8 @@ class Database:
                         outcomes.append((job, result, None, tx.events))
                         callbacks += tx.callbacks
                     except Exception as exc:
+                        if conn.invalidated or is_unavailable(exc):
+                            raise  # the whole batch fails, its connection is replaced
                         conn.exec_driver_sql("ROLLBACK TO SAVEPOINT job")
                         conn.exec_driver_sql("RELEASE SAVEPOINT job")
                         outcomes.append((job, None, exc, []))
@@ -267,8 +288,18 @@ class Database:
 
     # -- reads -------------------------------------------------------------------------------
     def read_sync(self, fn: Callable[..., Any], *args: Any) -> Any:
-        with self.read_engine.connect() as conn:
-            return fn(conn, *args)
+        try:
+            with self.read_engine.connect() as conn:
+                result = fn(conn, *args)
+        except Exception as exc:
+            self.outage.note(exc, "read")
+            raise
+        self.outage.succeeded()
+        return result
+
+    def ping(self) -> None:
+        """Raise unless the database answers a trivial query now (readiness)."""
+        self.read_sync(lambda conn: conn.exec_driver_sql("SELECT 1").scalar_one())
 
     async def read(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await anyio.to_thread.run_sync(self.read_sync, fn, *args)

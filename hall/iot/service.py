@@ -143,7 +143,8 @@ class IotService:
         self._inflight = False
         exc = fut.exception()
         if exc is not None:
-            log.error("iot: storing a batch failed (%s); its messages are not acknowledged", type(exc).__name__)
+            if not self.server.db.outage.covers(exc, "iot"):  # an outage is logged once
+                log.error("iot: storing a batch failed (%s); its messages are not acknowledged", type(exc).__name__)
         elif acks and self.link is not None:
             self.link.ack(acks)
         self._pump()
@@ -158,8 +159,9 @@ class IotService:
                     last_flush = time.monotonic()
                     await self.flush()
                 await self.sweep_commands()
-            except Exception:
-                log.exception("iot timers failed; going on")
+            except Exception as exc:
+                if not self.server.db.outage.covers(exc, "iot timers"):  # an outage is logged once
+                    log.exception("iot timers failed; going on")
 
     def tick(self) -> None:
         """Connectivity and time-based rules, now (the timer calls it every second)."""

@@ -16,6 +16,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.routes import HTTPRoute
 
+from hall.db.outage import RETRY_AFTER_S, error_body, is_unavailable
 from hall.errors import HallError
 from hall.feed import Feed
 from hall.server import HallServer
@@ -60,7 +61,13 @@ def _http(_: Request, exc: HTTPException) -> Response:
     return Response({"error": code, "detail": f"{zh} / {en}"}, status_code=exc.status_code)
 
 
-def _internal(_: Request, exc: Exception) -> Response:
+def _unavailable() -> Response:
+    return Response(error_body(), status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
+def _internal(request: Request, exc: Exception) -> Response:
+    if request.app.state.hall_server.db.outage.covers(exc, "request"):
+        return _unavailable()  # the database is away: a clear 503, logged once per outage (hall.db.outage)
     log.exception("unhandled error", exc_info=exc)
     return Response({"error": "internal", "detail": "服务器内部错误，请稍后重试 / internal error, please retry"},
                     status_code=500)
@@ -100,7 +107,20 @@ async def metrics(request: Request) -> Response:
 
 @get("/healthz", include_in_schema=False)
 async def healthz() -> dict[str, str]:
+    """Liveness: the process answers (whatever the database does)."""
     return {"status": "ok"}
+
+
+@get("/readyz", include_in_schema=False)
+async def readyz(request: Request) -> Response:
+    """Readiness: 200 while the database answers, 503 ``database_unavailable`` while it does not."""
+    try:
+        await asyncio.to_thread(request.app.state.hall_server.db.ping)
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        return _unavailable()
+    return Response({"status": "ready"})
 
 
 def _timing(server: HallServer) -> Any:
@@ -174,7 +194,7 @@ def create_app(server: HallServer, *, redis_url: str | None = None, redis_prefix
         route_handlers=[TicketController, SlipController, WindowController, StaffingController, AlarmController,
                         AuthController, DeviceController, LockerController, ShiftController, FeedController,
                         ReportController, FollowupController, PageController, static_router, hall_stream, metrics,
-                        healthz],
+                        healthz, readyz],
         plugins=[channels],
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],

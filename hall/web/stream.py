@@ -11,6 +11,7 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath
 
+from hall.db.outage import error_body, is_unavailable
 from hall.errors import HallError
 from hall.runtime import HallRuntime
 from hall.server import HallServer
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from litestar.channels import Subscriber
 
 log = logging.getLogger(__name__)
+
+CLOSE_UNAVAILABLE = 4503  # the database is away: the error body, then this close; screens reconnect later
 
 
 def _parse(socket: WebSocket) -> tuple[int | None, set[str] | None]:
@@ -77,7 +80,10 @@ async def hall_stream(socket: WebSocket, hall: FromPath[str]) -> None:
 
 async def _send(socket: WebSocket, srv: HallServer, h: HallRuntime, sub: Subscriber, since: int | None,
                 topics: set[str] | None) -> None:
-    """Snapshot or replay, then the live events in seq order; a gap is filled from the log."""
+    """Snapshot or replay, then the live events in seq order; a gap is filled from the log.
+
+    When the log cannot be read (the database is away) the client gets ``database_unavailable`` and
+    the close code ``CLOSE_UNAVAILABLE``; it comes back later with ``?since=`` and misses nothing."""
     hall = h.id
     try:
         if since is None:
@@ -100,6 +106,12 @@ async def _send(socket: WebSocket, srv: HallServer, h: HallRuntime, sub: Subscri
             last = seq
     except (WebSocketDisconnect, ConnectionError):
         pass
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        with contextlib.suppress(Exception):
+            await socket.send_json(error_body())
+            await socket.close(code=CLOSE_UNAVAILABLE, reason="database unavailable")
 
 
 async def _drain_client(socket: WebSocket) -> None:
