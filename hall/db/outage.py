@@ -18,7 +18,6 @@ import logging
 import sqlite3
 import threading
 import time
-from typing import Any
 
 from sqlalchemy import exc as sa_exc
 
@@ -140,8 +139,3 @@ class Outage:
         if self.since is None:
             self.failed(exc, where)
         return True
-
-    def status(self) -> dict[str, Any]:
-        since = self.since
-        return {"down": since is not None, "down_s": round(time.monotonic() - since, 1) if since else 0.0,
-                "outages": self.outages}
