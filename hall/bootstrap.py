@@ -67,6 +67,7 @@ def build(
     clock = clock or clock_from_env(settings.clock)
     db = Database(settings.database_url)
     server = HallServer.build(db, cfgs, clock, settings.secret)
+    server.ws_send_timeout_s = settings.ws_send_timeout_s
     server.prepare()
     endpoint = None
     address = None

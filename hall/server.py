@@ -45,6 +45,11 @@ class HallServer:
     auto_staffing: bool = True
     iot: Any = None  # hall.iot.service.IotService: devices over MQTT (set by bootstrap)
     logins: FailureLimiter = field(default_factory=FailureLimiter)  # wrong passwords per account and address
+    # A screen whose one send blocks this long has stopped reading: it is dropped (hall.web.stream).
+    ws_send_timeout_s: float = 10.0
+    # The kernel's send buffer of each stream socket (0: the system's, which grows to megabytes):
+    # how far behind a client may fall before its sends block and the bound above starts.
+    ws_send_buffer_bytes: int = 64 * 1024
 
     @classmethod
     def build(cls, db: Database, cfgs: list[HallCfg], clock: Clock, secret: bytes) -> HallServer:

@@ -18,6 +18,7 @@ class Settings:
     mqtt_bind: str = "127.0.0.1:1883"
     clock: str | None = None
     secret: bytes = field(default=b"", repr=False)
+    ws_send_timeout_s: float = 10.0  # a stream client whose one send blocks this long is dropped
 
     @property
     def is_sqlite(self) -> bool:
@@ -39,6 +40,19 @@ def _secret(data_dir: Path) -> bytes:
     return value
 
 
+def _positive(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise ValueError(f"{name} 须为正数（秒） / must be a positive number of seconds, got {raw!r}")
+    return value
+
+
 def get_settings(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
     data_dir = Path(env.get("HALL_DATA_DIR") or Path.cwd() / "hall-data")
@@ -53,5 +67,6 @@ def get_settings(env: dict[str, str] | None = None) -> Settings:
         mqtt_url=env.get("HALL_MQTT_URL") or None,
         mqtt_bind=env.get("HALL_MQTT_BIND") or "127.0.0.1:1883",
         clock=env.get("HALL_CLOCK") or None,
+        ws_send_timeout_s=_positive(env, "HALL_WS_SEND_TIMEOUT_S", 10.0),
         secret=_secret(data_dir) if "HALL_SECRET" not in env else env["HALL_SECRET"].encode(),
     )

@@ -33,7 +33,7 @@ from hall.web.routes.slip import SlipController
 from hall.web.routes.staffing import StaffingController
 from hall.web.routes.tickets import TicketController
 from hall.web.routes.windows import WindowController
-from hall.web.stream import hall_stream
+from hall.web.stream import hall_stream, keep_transport
 
 log = logging.getLogger(__name__)
 
@@ -213,4 +213,5 @@ def create_app(server: HallServer, *, redis_url: str | None = None, redis_prefix
     )
     _document_errors(app)
     app.state.hall_server = server
+    app.asgi_handler = keep_transport(app.asgi_handler)  # a stalled screen can be cut off (hall.web.stream)
     return app

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+import socket as so
+from typing import TYPE_CHECKING, Any
 
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
@@ -24,6 +25,39 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CLOSE_UNAVAILABLE = 4503  # the database is away: the error body, then this close; screens reconnect later
+CLOSE_TOO_SLOW = 4408  # a client that stopped reading: one send blocked past HallServer.ws_send_timeout_s
+CLOSE_GRACE_S = 1.0  # how long the "too slow" close frame may wait for room before the connection is cut
+
+
+class TooSlow(Exception):
+    """One send to this client blocked past the bound: it has stopped reading."""
+
+
+def keep_transport(app: Any) -> Any:
+    """ASGI wrapper around the whole app (Litestar's own middleware wraps ``send`` before any route
+    middleware sees it): keep a WebSocket connection's asyncio transport in ``scope["hall.transport"]``
+    when the ASGI server lets us reach it (uvicorn's protocols hand over a bound ``send`` of the
+    protocol, which holds its transport); else None and the stream does without."""
+
+    async def wrapper(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            transport = getattr(getattr(send, "__self__", None), "transport", None)
+            scope["hall.transport"] = transport if callable(getattr(transport, "abort", None)) else None
+        await app(scope, receive, send)
+
+    return wrapper
+
+
+def _limit_send_buffer(socket: WebSocket, nbytes: int) -> None:
+    """Bound the kernel's send buffer of this connection. Left alone, the kernel grows it to
+    megabytes, so a client that stopped reading would take an hour of events before a send blocked;
+    bounded, one that falls that far behind blocks the sender, and is dropped ``ws_send_timeout_s``
+    later."""
+    transport = socket.scope.get("hall.transport")  # type: ignore[call-overload]
+    sock = transport.get_extra_info("socket") if transport is not None and nbytes else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(so.SOL_SOCKET, so.SO_SNDBUF, nbytes)
 
 
 def _parse(socket: WebSocket) -> tuple[int | None, set[str] | None]:
@@ -46,6 +80,7 @@ def _parse(socket: WebSocket) -> tuple[int | None, set[str] | None]:
 @websocket("/ws/halls/{hall:str}")
 async def hall_stream(socket: WebSocket, hall: FromPath[str]) -> None:
     srv = server_of(socket)
+    _limit_send_buffer(socket, srv.ws_send_buffer_bytes)
     await socket.accept()
     try:
         h = srv.hall(hall)
@@ -70,12 +105,41 @@ async def hall_stream(socket: WebSocket, hall: FromPath[str]) -> None:
                 sender.cancel()
                 reader.cancel()
                 await asyncio.gather(sender, reader, return_exceptions=True)
+        if sender.done() and not sender.cancelled() and isinstance(sender.exception(), TooSlow):
+            srv.metrics.inc("hall_stream_dropped_total")
+            log.warning("hall %s: a stream client (screen %s) stopped reading for %.1f s and was dropped",
+                        hall, device or "-", srv.ws_send_timeout_s)
+            await _drop(socket)
     finally:
         srv.metrics.gauge("hall_stream_clients", -1)
         if screen is not None:
             srv.iot.screen_disconnected(screen)
         with contextlib.suppress(Exception):
-            await socket.close()
+            async with asyncio.timeout(CLOSE_GRACE_S):  # never wait on a client that does not read
+                await socket.close()
+
+
+async def _drop(socket: WebSocket) -> None:
+    """Close with CLOSE_TOO_SLOW "too slow" if the frame finds room soon, else cut the connection
+    (a client that stopped reading never takes the close frame, and its buffer never drains)."""
+    try:
+        async with asyncio.timeout(CLOSE_GRACE_S):
+            await socket.close(code=CLOSE_TOO_SLOW, reason="too slow")
+        return
+    except Exception:  # timed out, or the connection went meanwhile
+        pass
+    transport = socket.scope.get("hall.transport")  # type: ignore[call-overload]
+    if transport is not None:
+        transport.abort()
+
+
+async def _put(socket: WebSocket, text: str, bound: float) -> None:
+    """Send one message; past ``bound`` seconds blocked (the client's buffers are full) raise TooSlow."""
+    try:
+        async with asyncio.timeout(bound):
+            await socket.send_text(text)
+    except TimeoutError:
+        raise TooSlow from None
 
 
 async def _send(socket: WebSocket, srv: HallServer, h: HallRuntime, sub: Subscriber, since: int | None,
@@ -85,14 +149,15 @@ async def _send(socket: WebSocket, srv: HallServer, h: HallRuntime, sub: Subscri
     When the log cannot be read (the database is away) the client gets ``database_unavailable`` and
     the close code ``CLOSE_UNAVAILABLE``; it comes back later with ``?since=`` and misses nothing."""
     hall = h.id
+    bound = srv.ws_send_timeout_s
     try:
         if since is None:
             last, text = await srv.db.read(snapshot, h)
-            await socket.send_text(text)
+            await _put(socket, text, bound)
         else:
             last = since
             for seq, env in await srv.db.read(read_events, hall, since, topics):
-                await socket.send_text(env)
+                await _put(socket, env, bound)
                 last = seq
         async for item in sub.iter_events():
             seq, topic, env = unwire(item)
@@ -100,9 +165,9 @@ async def _send(socket: WebSocket, srv: HallServer, h: HallRuntime, sub: Subscri
                 continue
             if seq > last + 1:  # a gap: fetch what the live stream has not brought (yet)
                 for _s, e in await srv.db.read(read_events, hall, last, topics, seq):
-                    await socket.send_text(e)
+                    await _put(socket, e, bound)
             if topics is None or topic in topics:
-                await socket.send_text(env)
+                await _put(socket, env, bound)
             last = seq
     except (WebSocketDisconnect, ConnectionError):
         pass
