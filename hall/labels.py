@@ -9,7 +9,7 @@ ALARM_ZH = {
     "door_jam": "柜门未能打开", "temperature": "温度超限", "humidity": "湿度超限", "screen_dark": "大厅屏幕黑屏",
     "mqtt_rejected": "设备消息异常", "clock_skew": "设备时钟偏差", "pickup_guessing": "取件码多次输错",
     "slot_mismatch": "格口与记录不符", "post_vacant": "空岗", "wait_alert": "等待预警", "alarm_flood": "报警泛滥",
-    "feed_down": "省平台推送中断",
+    "feed_down": "省平台推送中断", "mqtt_down": "设备消息服务中断",
     "followup_overdue": "差评回访超期",
 }
 SEVERITY_ZH = {"critical": "紧急", "major": "重要", "minor": "一般", "warning": "提示"}

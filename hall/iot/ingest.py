@@ -80,6 +80,9 @@ class Ingest:
         self.lookup: Callable[[str, str], Any | None] = lambda hall, device: None
         self.accepted = 0
         self.rejected = 0
+        # Since when the server hears the devices (its MQTT link up, ms); None: the link is down.
+        # Silence and last wills are judged only a full heartbeat window after it (tick).
+        self.heard_from_ms: int | None = 0
 
     # -- registry ---------------------------------------------------------------------------
     def load(self, rows: list[Any], now_ms: int) -> None:
@@ -244,9 +247,16 @@ class Ingest:
     def tick(self, now: int) -> None:
         for twin in self.twins.values():
             h = self.halls[twin.hall]
-            self._conn(h, twin, twins.tick(twin.conn, now, self._conn_rules[h.id]))
+            conn_rules = self._conn_rules[h.id]
+            heard = self.heard_from_ms
+            if heard is not None and now - heard >= conn_rules.silence_ms:  # else we could not have heard it
+                self._conn(h, twin, twins.tick(twin.conn, now, conn_rules))
             if twin.state is not None:
                 self._signals(h, twin, rules.on_tick(twin.state, now, h.cfg.iot))
+
+    def silence_ms(self, hall: str) -> int:
+        """How long a device of this hall may be silent before it is offline."""
+        return self._conn_rules[hall].silence_ms
 
     def screen_seen(self, hall: str, device: str, now: int) -> None:
         twin = self.twins.get((hall, device))

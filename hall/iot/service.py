@@ -166,11 +166,46 @@ class IotService:
     def tick(self) -> None:
         """Connectivity and time-based rules, now (the timer calls it every second)."""
         now = self._now_ms()
+        self._watch_link(now)
         for hall, device in self._screens:
             self.ingest.screen_seen(hall, device, now)
         self.ingest.tick(now)
         self._locker_tick()
         self._queue(self.ingest.take_ops(), [])
+
+    _link_up_ms: int | None = None  # since when the server's MQTT link is up (seen by tick)
+    _link_down_ms: int | None = None  # since when it is down
+    _link_alarms: set[str] | None = None  # halls with mqtt_down raised by us; None: not known yet
+
+    def _watch_link(self, now: int) -> None:
+        """While the server's own MQTT link is down it hears no device, so no device's silence or
+        last will counts, nor for one heartbeat window after the link is back (``heard_from_ms``):
+        devices reconnect and speak again first. The hall gets one ``mqtt_down`` alarm instead,
+        raised when the link has been down that long and cleared when it is back."""
+        link = self.link
+        if link is None:
+            return
+        up = link.connected.is_set()
+        self.server.metrics.set_gauge("hall_mqtt_connected", 1 if up else 0)
+        if up and self._link_up_ms is None:
+            self._link_up_ms, self._link_down_ms = now, None
+        elif not up and self._link_down_ms is None:
+            self._link_up_ms, self._link_down_ms = None, now
+        self.ingest.heard_from_ms = self._link_up_ms
+        alarmed = self._link_alarms
+        for h in self.server.halls.values():
+            if up:
+                if alarmed is None or h.id in alarmed:  # at start, clear what a former run left open
+                    self.ingest.ops.append((h.id, _mqtt_down_op, (self.client_id[:64], None)))
+            elif alarmed is None or h.id not in alarmed:
+                assert self._link_down_ms is not None
+                if now - self._link_down_ms >= self.ingest.silence_ms(h.id):
+                    detail = {"broker": f"{link.address.host}:{link.address.port}", "since_ms": self._link_down_ms,
+                              "text": "服务器与设备消息服务（MQTT）的连接中断，设备状态暂不可知"}
+                    self.ingest.ops.append((h.id, _mqtt_down_op, (self.client_id[:64], detail)))
+                    alarmed = set() if alarmed is None else alarmed
+                    alarmed.add(h.id)
+        self._link_alarms = set() if up else alarmed
 
     async def flush(self) -> None:
         rows = self.ingest.dirty_rows()
@@ -409,6 +444,16 @@ class IotService:
             "connectivity": [{"at": h.iso(at), "change": ch, "reason": r} for at, ch, r in t.conn_log],
             "messages": t.messages,
         }
+
+
+def _mqtt_down_op(tx: Tx, h: HallRuntime, server: str, detail: dict[str, Any] | None) -> None:
+    """Raise (``detail``) or clear (None) the hall's ``mqtt_down`` alarm, subject the server's client id."""
+    from hall import alarms
+
+    if detail is not None:
+        alarms.raise_alarm(tx, h, h.now(), "hall", server, "mqtt_down", "major", detail)
+    else:
+        alarms.clear_alarm(tx, h, h.now(), "hall", server, "mqtt_down")
 
 
 def _offline(device: str) -> Unavailable:

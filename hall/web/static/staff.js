@@ -24,6 +24,7 @@ const TYPES = {
   alarm_flood: "报警泛滥",
   followup_overdue: "差评回访逾期",
   feed_down: "省平台推送中断",
+  mqtt_down: "设备消息服务中断",
 };
 const SEVERITIES = { critical: "紧急", major: "重要", minor: "次要", warning: "提示" };
 const STATES = { active: "待接单", acked: "已接单", cleared: "已恢复" };
