@@ -37,6 +37,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hall import alarm_lifecycle as lc
+from hall import audit
 from hall.db.database import Tx
 from hall.db.models import alarm_t, audit_t, staff_t
 from hall.errors import BadRequest, Forbidden, NotFound
@@ -93,8 +94,7 @@ def _store(conn: Connection, alarm_id: str, before: lc.Alarm, after: lc.Alarm, *
 
 
 def _audit(tx: Tx, h: HallRuntime, now: datetime, actor: str, action: str, alarm_id: str, **detail: Any) -> None:
-    tx.conn.execute(insert(audit_t).values(hall_id=h.id, at_ms=ms(now), actor=actor, action=action,
-                                           subject=alarm_id, detail=_dumps(detail)))
+    audit.record(tx, h.id, now, actor, action, alarm_id, **detail)
 
 
 def _emit(tx: Tx, h: HallRuntime, now: datetime, type_: str, alarm_id: str, by: str, **extra: Any) -> dict[str, Any]:
@@ -436,7 +436,7 @@ def history(conn: Connection, h: HallRuntime, alarm_id: str) -> dict[str, Any]:
     """One alarm's audit trail, oldest first (``[{at, actor, action, detail}]``), and its comments
     (``[{at, by, text}]``)."""
     q = (select(audit_t).where(audit_t.c.hall_id == h.id, audit_t.c.subject == alarm_id,
-                               audit_t.c.action.like("alarm.%"))
+                               audit_t.c.action.like("alarm.%"), audit_t.c.outcome == audit.OK)
          .order_by(audit_t.c.at_ms, audit_t.c.id))
     trail = [{"at": h.iso(r.at_ms), "actor": r.actor, "action": r.action, "detail": msgspec.json.decode(r.detail)}
              for r in conn.execute(q)]

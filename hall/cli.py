@@ -197,7 +197,22 @@ def cmd_console(args: argparse.Namespace) -> int:
     return 0
 
 
+def cli_actor() -> str:
+    """Who acts from the command line, for the audit log: ``cli:<the operating-system user>``."""
+    try:
+        return f"cli:{getpass.getuser()}"[:64]
+    except Exception:  # no user name in this environment (e.g. a container without passwd entry)
+        return "cli"
+
+
+def _utc_now() -> datetime:
+    from datetime import UTC
+
+    return datetime.now(UTC)
+
+
 def cmd_user_add(args: argparse.Namespace) -> int:
+    from hall import audit
     from hall.auth import add_user
     from hall.db.database import Database
     from hall.settings import get_settings
@@ -211,7 +226,9 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     db = Database(get_settings().database_url)
     try:
         db.migrate()
-        print(db.write_sync(add_user, args.name, args.role, password, args.hall))
+        job = audit.audited(add_user, args.hall or audit.GLOBAL, _utc_now, cli_actor(), "user.add", args.name,
+                            {"role": args.role})  # the account and its audit row in one transaction
+        print(db.write_sync(job, args.name, args.role, password, args.hall))
     finally:
         db.close()
     return 0
@@ -222,6 +239,7 @@ def cmd_device_add(args: argparse.Namespace) -> int:
     broker alike) and its row in the device registry. The password is printed once, never logged."""
     import signal
 
+    from hall import audit
     from hall.db.database import Database
     from hall.iot.credentials import CredentialStore, check_ids, register_device
     from hall.settings import get_settings
@@ -231,8 +249,9 @@ def cmd_device_add(args: argparse.Namespace) -> int:
     db = Database(settings.database_url)
     try:
         db.migrate()
-        db.write_sync(register_device, args.hall, args.device, args.kind, args.location, args.window, None,
-                      args.slots)
+        job = audit.audited(register_device, args.hall, _utc_now, cli_actor(), "device.register", args.device,
+                            {"kind": args.kind, "window": args.window, "slots": args.slots})
+        db.write_sync(job, args.hall, args.device, args.kind, args.location, args.window, None, args.slots)
     finally:
         db.close()
     store = CredentialStore.for_data_dir(settings.data_dir)

@@ -35,10 +35,10 @@ import msgspec
 from sqlalchemy import Connection, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from hall import alarms
+from hall import alarms, audit
 from hall import followup_policy as fp
 from hall.db.database import Tx
-from hall.db.models import alarm_t, audit_t, followup_t, window_t
+from hall.db.models import alarm_t, followup_t, window_t
 from hall.errors import BadRequest, Conflict, NotFound
 from hall.runtime import Actor, HallRuntime, ms
 
@@ -77,8 +77,7 @@ def _get(conn: Connection, h: HallRuntime, followup_id: str, *, lock: bool = Fal
 
 def _audit(tx: Tx, h: HallRuntime, now: datetime, actor: str, action: str, followup_id: str,
            **detail: Any) -> None:
-    tx.conn.execute(insert(audit_t).values(hall_id=h.id, at_ms=ms(now), actor=actor, action=action,
-                                           subject=followup_id, detail=_json.encode(detail).decode()))
+    audit.record(tx, h.id, now, actor, action, followup_id, **detail)
 
 
 def _steps(r: Any, now_ms: int) -> tuple[str, ...]:

@@ -173,7 +173,8 @@ def gather(conn: Connection, h: HallRuntime, since: datetime, until: datetime) -
         select(a.type, a.severity).where(a.hall_id == h.id, _between(a.raised_ms, s, u)))]
     f.actions = {r.action: r.n for r in conn.execute(
         select(audit_t.c.action, func.count().label("n"))
-        .where(audit_t.c.hall_id == h.id, _between(audit_t.c.at_ms, s, u), audit_t.c.action.in_(list(ALARM_ACTIONS)))
+        .where(audit_t.c.hall_id == h.id, _between(audit_t.c.at_ms, s, u), audit_t.c.action.in_(list(ALARM_ACTIONS)),
+               audit_t.c.outcome == "ok")
         .group_by(audit_t.c.action))}
     f.open_alarms = [alarms.view(h, r) for r in conn.execute(
         select(alarm_t).where(a.hall_id == h.id, a.raised_ms < u, or_(a.closed_ms.is_(None), a.closed_ms >= u)))]

@@ -243,15 +243,17 @@ class AlarmRow(SQLModel, table=True):
 
 
 class AuditRow(SQLModel, table=True):
-    """Who changed what: post changes, leave, overrides."""
+    """Who did what (hall.audit): every staff action, and the refused ones (``outcome``)."""
 
     __tablename__ = "audit"
     id: int | None = Field(default=None, primary_key=True)
-    hall_id: str = Field(max_length=32)
+    hall_id: str = Field(max_length=32, description="the hall, or '*' for none (e.g. an unknown username)")
     at_ms: int = Field(sa_type=BigInteger)
     actor: str = Field(max_length=64)
     action: str = Field(max_length=32)
     subject: str = Field(max_length=64)
+    outcome: str = Field(default="ok", max_length=16, sa_column_kwargs={"server_default": "ok"},
+                         description="ok, or refused (403/409, a failed sign-in: the code is in detail)")
     detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))
 
     __table_args__ = (Index("ix_audit_hall_at", "hall_id", "at_ms"),)

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection, select, update
 
+from hall import audit
 from hall.db.database import Tx
 from hall.db.models import command_t
 from hall.errors import BadRequest, Conflict, NotFound
@@ -92,6 +93,9 @@ def create(tx: Tx, h: HallRuntime, now: datetime, device: str, name: str, args: 
     row = _get(tx.conn, h.id, cmd_id)
     data = view(h, row)
     tx.emit(h.id, "command.pending", now, data)
+    if actor is not None and purpose is None:  # a staff member's own command (a deposit's door is audited there)
+        slot = {"slot": args["slot"]} if isinstance(args.get("slot"), int) else {}
+        audit.record(tx, h.id, now, actor, "device.command", device, command=cmd_id, name=name, **slot)
     return data
 
 

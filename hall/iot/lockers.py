@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from hall import alarms
+from hall import alarms, audit
 from hall.db.database import Tx
 from hall.db.models import deposit_t, pickup_lock_t, slot_t
 from hall.errors import Conflict, HallError, NotFound, TooManyRequests
@@ -169,6 +169,7 @@ def start_deposit(tx: Tx, h: HallRuntime, now: datetime, device: str, item: str,
     tx.conn.execute(update(slot_t).where(slot_t.c.hall_id == h.id, slot_t.c.device == device, slot_t.c.slot == slot)
                     .values(deposit_id=dep_id, updated_ms=now_ms))
     tx.emit(h.id, "locker.deposit_opening", now, {"device": device, "slot": slot, "deposit": dep_id, "by": actor})
+    audit.record(tx, h.id, now, actor, "locker.deposit", device, deposit=dep_id, slot=slot)
     return {"deposit": dep_id, "slot": slot, "pickup_code": code, "state": "opening",
             "expires_at": h.iso(now_ms + cfg.code_ttl_h * 3_600_000)}
 

@@ -485,6 +485,10 @@ def _register_op(tx: Tx, h: HallRuntime, device: str, kind: str, location: str |
     res = register(tx, h.id, device, kind, location, window, now_ms, slots)
     tx.emit(h.id, "device.registered", h.now(), {"device": device, "kind": kind, "location": location,
                                                   "window": window, "by": actor, "created": res["created"]})
+    from hall import audit  # the registration and its audit row: one transaction
+
+    audit.record(tx, h.id, now_ms, actor, "device.register", device, kind=kind, window=window, slots=slots,
+                 created=res["created"])
     return res
 
 

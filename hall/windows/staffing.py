@@ -20,9 +20,9 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection, func, insert, select, update
 
-from hall import alarms
+from hall import alarms, audit
 from hall.db.database import Tx
-from hall.db.models import audit_t, decision_t, leave_t, post_t, ticket_t
+from hall.db.models import decision_t, leave_t, post_t, ticket_t
 from hall.errors import BadRequest, Conflict, Forbidden, NotFound
 from hall.hallconfig import WindowCfg, _span_minutes
 from hall.queue import repo
@@ -131,8 +131,7 @@ def _record(tx: Tx, h: HallRuntime, now: datetime, kind: str, subject: str, acti
 
 
 def _audit(tx: Tx, h: HallRuntime, now: datetime, actor: Actor, action: str, subject: str, **detail: Any) -> None:
-    tx.conn.execute(insert(audit_t).values(hall_id=h.id, at_ms=ms(now), actor=actor.username, action=action,
-                                           subject=subject, detail=_dumps(detail).decode()))
+    audit.record(tx, h.id, now, actor.username, action, subject, **detail)
 
 
 def decisions(conn: Connection, h: HallRuntime, kind: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
@@ -142,14 +141,6 @@ def decisions(conn: Connection, h: HallRuntime, kind: str | None = None, limit: 
     q = q.order_by(decision_t.c.at_ms.desc(), decision_t.c.id.desc()).limit(limit)
     return [{"at": h.iso(r.at_ms), "kind": r.kind, "subject": r.subject, "action": r.action, "code": r.code,
              "reason": r.reason, "actor": r.actor, "data": msgspec.json.decode(r.data)} for r in conn.execute(q)]
-
-
-def audit_log(conn: Connection, h: HallRuntime, limit: int = 200) -> list[dict[str, Any]]:
-    # Alarm actions have their own trail (hall.alarms.history, GET /alarms/{id}); the system's raises would drown this.
-    q = (select(audit_t).where(audit_t.c.hall_id == h.id, audit_t.c.action.not_like("alarm.%"))
-         .order_by(audit_t.c.at_ms.desc(), audit_t.c.id.desc()))
-    return [{"at": h.iso(r.at_ms), "actor": r.actor, "action": r.action, "subject": r.subject,
-             "detail": msgspec.json.decode(r.detail)} for r in conn.execute(q.limit(limit))]
 
 
 # --------------------------------------------------------------------------- AB posts

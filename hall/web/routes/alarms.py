@@ -17,7 +17,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParam
 
 from hall import alarms
 from hall.hallconfig import SEVERITIES
-from hall.web.deps import STAFF_ROLES, one_of, require_actor, server_of
+from hall.web.deps import STAFF_ROLES, audited_write, one_of, require_actor, server_of
 
 ALARM_STATES = ("active", "acked", "cleared", "closed", "open")
 ALARM_SOURCES = ("post", "service", "device", "hall", "followup")
@@ -82,38 +82,38 @@ class AlarmController(Controller):
         srv = server_of(request)
         h = srv.hall(hall)
         actor = await require_actor(request, *roles, hall=hall)
-        return await srv.db.write(lambda tx: fn(tx, h, h.now(), actor, *args))
+        return await audited_write(request, h, actor, lambda tx: fn(tx, h, h.now(), actor, *args))
 
-    @post("/{alarm_id:str}/ack", operation_id="AckAlarm", status_code=200)
+    @post("/{alarm_id:str}/ack", operation_id="AckAlarm", status_code=200, opt={"audit": "alarm.ack"})
     async def ack(self, request: Request, hall: FromPath[str], alarm_id: FromPath[str]) -> dict[str, Any]:
         """Acknowledge: ``active`` → ``acked``, ``cleared`` → ``closed``; 409 ``alarm_state`` otherwise."""
         return await self._act(request, hall, STAFF_ROLES, alarms.ack, alarm_id)
 
-    @post("/{alarm_id:str}/assign", operation_id="AssignAlarm", status_code=200)
+    @post("/{alarm_id:str}/assign", operation_id="AssignAlarm", status_code=200, opt={"audit": "alarm.assign"})
     async def assign(self, request: Request, hall: FromPath[str], alarm_id: FromPath[str],
                      data: JSONBody[AssignBody]) -> dict[str, Any]:
         """Assign an open alarm to a staff member who handles alarms (facility staff: to themselves)."""
         return await self._act(request, hall, STAFF_ROLES, alarms.assign, alarm_id, data.assignee)
 
-    @post("/{alarm_id:str}/comment", operation_id="CommentAlarm", status_code=200)
+    @post("/{alarm_id:str}/comment", operation_id="CommentAlarm", status_code=200, opt={"audit": "alarm.comment"})
     async def comment(self, request: Request, hall: FromPath[str], alarm_id: FromPath[str],
                       data: JSONBody[CommentBody]) -> dict[str, Any]:
         """Add a comment (in any state)."""
         return await self._act(request, hall, STAFF_ROLES, alarms.comment, alarm_id, data.text)
 
-    @post("/{alarm_id:str}/shelve", operation_id="ShelveAlarm", status_code=200)
+    @post("/{alarm_id:str}/shelve", operation_id="ShelveAlarm", status_code=200, opt={"audit": "alarm.shelve"})
     async def shelve(self, request: Request, hall: FromPath[str], alarm_id: FromPath[str],
                      data: JSONBody[ShelveBody]) -> dict[str, Any]:
         """Shelve an open alarm for ``minutes`` (1–1440) with a ``reason``: not announced again and
         not escalated until then."""
         return await self._act(request, hall, SHELVERS, alarms.shelve, alarm_id, data.minutes, data.reason)
 
-    @post("/{alarm_id:str}/unshelve", operation_id="UnshelveAlarm", status_code=200)
+    @post("/{alarm_id:str}/unshelve", operation_id="UnshelveAlarm", status_code=200, opt={"audit": "alarm.unshelve"})
     async def unshelve(self, request: Request, hall: FromPath[str], alarm_id: FromPath[str]) -> dict[str, Any]:
         """End a shelf before its time; 409 ``alarm_state`` if the alarm is not shelved."""
         return await self._act(request, hall, SHELVERS, alarms.unshelve, alarm_id)
 
-    @post("/{alarm_id:str}/resolve", operation_id="ResolveAlarm", status_code=200)
+    @post("/{alarm_id:str}/resolve", operation_id="ResolveAlarm", status_code=200, opt={"audit": "alarm.resolve"})
     async def resolve(self, request: Request, hall: FromPath[str], alarm_id: FromPath[str],
                       data: JSONBody[ResolveBody | None] = None) -> dict[str, Any]:
         """Close an open alarm whatever its state, with an optional ``note``."""

@@ -9,10 +9,11 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.params import JSONBody
 
+from hall import audit
 from hall.auth import COOKIE, SESSION_HOURS, create_session, verify_password
 from hall.errors import TooManyRequests, Unauthorized
 from hall.runtime import ms
-from hall.web.deps import require_actor, server_of
+from hall.web.deps import audit_refusal, require_actor, server_of
 
 
 @dataclass
@@ -25,11 +26,13 @@ class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
 
-    @post("/login", operation_id="Login", status_code=200)
+    @post("/login", operation_id="Login", status_code=200, opt={"audit": "auth.login"})
     async def login(self, request: Request, data: JSONBody[LoginBody]) -> Response[dict[str, Any]]:
-        """Sign in: answers ``{token, role}`` and sets the session cookie."""
+        """Sign in: answers ``{token, role}`` and sets the session cookie. Audited (``auth.login``), a
+        wrong password or unknown username too (``refused``; the password is never stored)."""
         srv = server_of(request)
-        keys = (f"user:{data.username}", f"ip:{request.client.host if request.client else '?'}")
+        ip = request.client.host if request.client else "?"
+        keys = (f"user:{data.username}", f"ip:{ip}")
         wait = srv.logins.retry_after(*keys)
         if wait is not None:
             raise TooManyRequests(f"登录失败次数过多，请{-(-wait // 60)}分钟后再试",
@@ -37,11 +40,15 @@ class AuthController(Controller):
                                   extra={"retry_after_s": wait})
         try:
             actor = await srv.db.read(verify_password, data.username, data.password)
-        except Unauthorized:
+        except Unauthorized as exc:
             srv.logins.failed(*keys)
+            await audit_refusal(request, None, data.username, data.username[:64], exc, ip=ip)
             raise
         srv.logins.succeeded(*keys)
-        token = await srv.db.write(lambda tx: create_session(tx, actor, ms(srv.clock.now())))
+        now = srv.clock.now
+        token = await srv.db.write(audit.audited(lambda tx: create_session(tx, actor, ms(now())),
+                                                 actor.hall_id or audit.GLOBAL, now, actor.username, "auth.login",
+                                                 actor.username, {"ip": ip}))
         cookie = Cookie(key=COOKIE, value=token, httponly=True, samesite="lax", max_age=SESSION_HOURS * 3600,
                         path="/")
         body = {"token": token, "role": actor.role, "username": actor.username, "hall": actor.hall_id,

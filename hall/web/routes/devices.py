@@ -9,7 +9,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 
 from hall.iot import commands, repo
-from hall.web.deps import STAFF_ROLES, require_actor, server_of
+from hall.web.deps import STAFF_ROLES, refusals_audited, require_actor, server_of
 
 COMMANDERS = ("duty_officer", "manager", "admin")
 
@@ -45,7 +45,7 @@ class DeviceController(Controller):
         out = srv.iot.devices(h, active)
         return [d for d in out if d["kind"] == kind] if kind else out
 
-    @post("/devices", operation_id="RegisterDevice", status_code=201)
+    @post("/devices", operation_id="RegisterDevice", status_code=201, opt={"audit": "device.register"})
     async def register(self, request: Request, hall: FromPath[str], data: JSONBody[DeviceBody]) -> dict[str, Any]:
         """Register (or re-provision) a device: its registry row and its MQTT credentials, for the
         embedded broker and Mosquitto alike. The password is in this answer only; asking again
@@ -53,8 +53,9 @@ class DeviceController(Controller):
         srv = server_of(request)
         h = srv.hall(hall)
         actor = await require_actor(request, "manager", "admin", hall=hall)
-        return await srv.iot.register(h, data.device, data.kind, data.location, data.window, data.slots,
-                                      actor.username)
+        async with refusals_audited(request, h, actor, data.device):  # the registration audits itself
+            return await srv.iot.register(h, data.device, data.kind, data.location, data.window, data.slots,
+                                          actor.username)
 
     @get("/devices/{device:str}", operation_id="GetDevice")
     async def get_device(self, request: Request, hall: FromPath[str], device: FromPath[str]) -> dict[str, Any]:
@@ -68,7 +69,8 @@ class DeviceController(Controller):
         detail["commands"] = await srv.db.read(commands.recent, h, device, None, 20)
         return detail
 
-    @post("/devices/{device:str}/commands", operation_id="SendCommand", status_code=202)
+    @post("/devices/{device:str}/commands", operation_id="SendCommand", status_code=202,
+          opt={"audit": "device.command"})
     async def send_command(self, request: Request, hall: FromPath[str], device: FromPath[str],
                            data: JSONBody[CommandBody]) -> dict[str, Any]:
         """Send a command (``open_door {slot}``, ``reboot``, ``print {ticket_id?}``, ``display {text}``).
@@ -77,7 +79,8 @@ class DeviceController(Controller):
         srv = server_of(request)
         h = srv.hall(hall)
         actor = await require_actor(request, *COMMANDERS, hall=hall)
-        return await srv.iot.command(h, device, data.name, data.args or {}, actor.username, ttl_s=data.ttl_s)
+        async with refusals_audited(request, h, actor, device):  # the command audits itself (hall.iot.commands)
+            return await srv.iot.command(h, device, data.name, data.args or {}, actor.username, ttl_s=data.ttl_s)
 
     @get("/commands", operation_id="ListCommands")
     async def list_commands(self, request: Request, hall: FromPath[str], device: FromQuery[str | None] = None,

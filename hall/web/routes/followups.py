@@ -14,7 +14,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 
 from hall import followup
-from hall.web.deps import one_of, require_actor, server_of
+from hall.web.deps import audited_write, one_of, require_actor, server_of
 
 READERS = ("duty_officer", "manager", "admin")
 RECORDERS = ("manager", "admin")
@@ -50,20 +50,23 @@ class FollowupController(Controller):
         await require_actor(request, *READERS, hall=hall)
         return await srv.db.read(followup.get_followup, h, followup_id)
 
-    @post("/{followup_id:str}/callback", operation_id="FollowupCallback", status_code=200)
+    @post("/{followup_id:str}/callback", operation_id="FollowupCallback", status_code=200,
+          opt={"audit": "followup.callback"})
     async def callback(self, request: Request, hall: FromPath[str], followup_id: FromPath[str],
                        data: JSONBody[NoteBody]) -> dict[str, Any]:
         """回访 recorded with a ``note``: ``open`` → ``called_back``; 409 ``followup_state``."""
         srv = server_of(request)
         h = srv.hall(hall)
         actor = await require_actor(request, *RECORDERS, hall=hall)
-        return await srv.db.write(lambda tx: followup.record_callback(tx, h, h.now(), actor, followup_id, data.note))
+        return await audited_write(request, h, actor,
+                                   lambda tx: followup.record_callback(tx, h, h.now(), actor, followup_id, data.note))
 
-    @post("/{followup_id:str}/fix", operation_id="FollowupFix", status_code=200)
+    @post("/{followup_id:str}/fix", operation_id="FollowupFix", status_code=200, opt={"audit": "followup.fix"})
     async def fix(self, request: Request, hall: FromPath[str], followup_id: FromPath[str],
                   data: JSONBody[NoteBody]) -> dict[str, Any]:
         """整改 recorded with a ``note``: ``called_back`` → ``fixed``; 409 ``followup_state``."""
         srv = server_of(request)
         h = srv.hall(hall)
         actor = await require_actor(request, *RECORDERS, hall=hall)
-        return await srv.db.write(lambda tx: followup.record_fix(tx, h, h.now(), actor, followup_id, data.note))
+        return await audited_write(request, h, actor,
+                                   lambda tx: followup.record_fix(tx, h, h.now(), actor, followup_id, data.note))

@@ -13,7 +13,7 @@ from hall.db.models import slot_t
 from hall.errors import BadRequest
 from hall.iot import lockers
 from hall.privacy import normalise_id, person_hash
-from hall.web.deps import STAFF_ROLES, require_actor, server_of
+from hall.web.deps import STAFF_ROLES, refusals_audited, require_actor, server_of
 
 DEPOSITORS = ("clerk", "duty_officer", "manager", "admin")
 
@@ -38,7 +38,7 @@ class LockerController(Controller):
     path = "/api/v1/halls/{hall:str}/lockers"
     tags = ["lockers"]
 
-    @post("/{device:str}/deposits", operation_id="Deposit", status_code=201)
+    @post("/{device:str}/deposits", operation_id="Deposit", status_code=201, opt={"audit": "locker.deposit"})
     async def deposit(self, request: Request, hall: FromPath[str], device: FromPath[str],
                       data: JSONBody[DepositBody]) -> dict[str, Any]:
         """Leave an item: a free slot is chosen and its door opens; closing the door on the item
@@ -52,7 +52,8 @@ class LockerController(Controller):
         holder = None
         if data.holder_credential:
             holder = person_hash(h.secret, normalise_id(data.holder_credential))
-        return await srv.iot.deposit(h, device, item, actor.username, holder)
+        async with refusals_audited(request, h, actor, device):  # the deposit audits itself (hall.iot.lockers)
+            return await srv.iot.deposit(h, device, item, actor.username, holder)
 
     @post("/pickup", operation_id="Pickup", status_code=200)
     async def pickup(self, request: Request, hall: FromPath[str], data: JSONBody[PickupBody]) -> dict[str, Any]:

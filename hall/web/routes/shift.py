@@ -16,7 +16,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from hall import shift
 from hall.runtime import ms
 from hall.shift_pdf import HandoverData, handover_pdf
-from hall.web.deps import require_actor, server_of
+from hall.web.deps import audited_write, require_actor, server_of
 
 SHIFT_ROLES = ("duty_officer", "manager", "admin")
 
@@ -30,13 +30,13 @@ class ShiftController(Controller):
     path = "/api/v1/halls/{hall:str}"
     tags = ["shift"]
 
-    @post("/shift/notes", operation_id="AddShiftNote", status_code=201)
+    @post("/shift/notes", operation_id="AddShiftNote", status_code=201, opt={"audit": "shift.note"})
     async def add_note(self, request: Request, hall: FromPath[str], data: JSONBody[NoteBody]) -> dict[str, Any]:
         """A handover note (1-2000 characters) → ``{id, at, author, author_name, text}``; ``shift.note``."""
         srv = server_of(request)
         h = srv.hall(hall)
         actor = await require_actor(request, *SHIFT_ROLES, hall=hall)
-        return await srv.db.write(lambda tx: shift.add_note(tx, h, h.now(), actor, data.text))
+        return await audited_write(request, h, actor, lambda tx: shift.add_note(tx, h, h.now(), actor, data.text))
 
     @get("/shift/notes", operation_id="ListShiftNotes")
     async def list_notes(self, request: Request, hall: FromPath[str], since: FromQuery[str | None] = None,

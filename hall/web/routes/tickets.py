@@ -24,7 +24,7 @@ from hall.queue.issuing import estimate_for, issue_ticket, replayed, requeue, un
 from hall.queue.policy import Waiting
 from hall.runtime import HallRuntime
 from hall.stream import services_view
-from hall.web.deps import STAFF_ROLES, require_actor, server_of
+from hall.web.deps import STAFF_ROLES, audited_write, require_actor, server_of
 
 
 def _absolute(request: Request, body: dict[str, Any]) -> dict[str, Any]:
@@ -151,13 +151,14 @@ class TicketController(Controller):
         _check_filters(status, date)
         return await srv.db.read(list_tickets, h, status, service, date, limit, before)
 
-    @post("/tickets/{ticket_id:str}/requeue", operation_id="RequeueTicket", status_code=200)
+    @post("/tickets/{ticket_id:str}/requeue", operation_id="RequeueTicket", status_code=200,
+          opt={"audit": "ticket.requeue"})
     async def requeue(self, request: Request, hall: FromPath[str], ticket_id: FromPath[str]) -> dict[str, Any]:
         """Staff: put a missed (no-show) ticket back in the queue within the grace period."""
         srv = server_of(request)
         h = srv.hall(hall)
-        await require_actor(request, "clerk", *STAFF_ROLES, hall=hall)
-        return await srv.db.write(requeue, h, ticket_id)
+        actor = await require_actor(request, "clerk", *STAFF_ROLES, hall=hall)
+        return await audited_write(request, h, actor, requeue, h, ticket_id)
 
     @post("/tickets/{ticket_id:str}/rating", operation_id="RateTicket", status_code=200)
     async def rate(self, request: Request, hall: FromPath[str], ticket_id: FromPath[str], data: JSONBody[RatingBody]) -> dict[str, Any]:
@@ -180,24 +181,25 @@ class TicketController(Controller):
                               code="audio_unavailable")
         return Response(audio, media_type="audio/wav", headers={"Cache-Control": "public, max-age=86400"})
 
-    @post("/appointments", operation_id="CreateAppointment", status_code=201)
+    @post("/appointments", operation_id="CreateAppointment", status_code=201, opt={"audit": "appointment.create"})
     async def create_appointment(self, request: Request, hall: FromPath[str], data: JSONBody[AppointmentBody]) -> dict[str, Any]:
         """Staff: book an appointment (the online booking system calls this too)."""
         srv = server_of(request)
         h = srv.hall(hall)
-        await require_actor(request, "clerk", "manager", "admin", hall=hall)
-        return await srv.db.write(appt.create, h, appt.NewAppointment.of(h, data.__dict__))
+        actor = await require_actor(request, "clerk", "manager", "admin", hall=hall)
+        return await audited_write(request, h, actor, appt.create, h, appt.NewAppointment.of(h, data.__dict__))
 
-    @post("/appointments/import", operation_id="ImportAppointments", status_code=200)
+    @post("/appointments/import", operation_id="ImportAppointments", status_code=200,
+          opt={"audit": "appointment.import"})
     async def import_appointments(self, request: Request, hall: FromPath[str]) -> dict[str, Any]:
         """Staff: import appointments from CSV (service,slot_start,slot_end,name,id_number; header row)."""
         srv = server_of(request)
         h = srv.hall(hall)
-        await require_actor(request, "manager", "admin", hall=hall)
+        actor = await require_actor(request, "manager", "admin", hall=hall)
         raw = await request.body()
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise BadRequest("CSV 须为 UTF-8 编码", "the CSV must be UTF-8", code="bad_csv") from None
         rows = appt.parse_csv(h, csv.DictReader(io.StringIO(text)))
-        return await srv.db.write(appt.import_many, h, rows)
+        return await audited_write(request, h, actor, appt.import_many, h, rows)
