@@ -1,14 +1,17 @@
 """The floor for ticket issuing: a bare Litestar app with the hall's ticket route shape.
 
 ``POST /api/v1/halls/{hall}/tickets`` decodes the same body as the hall (a dataclass) and answers a
-constant 201 JSON of the same size; nothing else. Served by bench/servers.py ``bare-http`` on the
+constant 201 JSON of the same size; ``/ws`` accepts a WebSocket, sends a hello and holds it (the
+memory floor's screens); nothing else. Served by bench/servers.py ``bare-http`` on the
 same uvicorn settings as the hall.
 """
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from litestar import Litestar, Response, get, post
+from litestar import Litestar, Response, WebSocket, get, post, websocket
+from litestar.exceptions import WebSocketDisconnect
 
 
 @dataclass(frozen=True)
@@ -36,4 +39,14 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-app = Litestar(route_handlers=[issue, healthz], debug=False, openapi_config=None)
+@websocket("/ws")
+async def screen(socket: WebSocket) -> None:
+    """The memory floor's screen: a hello, then the connection is held until the client leaves."""
+    await socket.accept()
+    await socket.send_text('{"type":"snapshot","seq":0,"hall":"hn-tja","data":{}}')
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await socket.receive_data(mode="text")
+
+
+app = Litestar(route_handlers=[issue, healthz, screen], debug=False, openapi_config=None)

@@ -6,7 +6,8 @@
         client whose socket is full is skipped until it drains (the broker's back-pressure). Prints
         ``READY`` once every client is connected, then obeys lines on stdin:
         ``RATE r`` (messages/s for this process; 0: as fast as the sockets take them; -1: pause),
-        ``COUNT`` (answers ``COUNT <sent> <monotonic ns>``), ``STOP`` (answers ``RESULT {json}``).
+        ``COUNT`` (answers ``COUNT <sent> <monotonic ns>``), ``BUDGET n`` (send n more, then
+        pause), ``STOP`` (answers ``RESULT {json}``).
 
     python bench/mqttload.py subscribe --port P --user U --password-file F
         The floor: a raw paho subscriber with the hall server's subscription (``hall/#``, QoS 1,
@@ -93,6 +94,7 @@ def publish(a: argparse.Namespace) -> None:
     skipped = 0  # a publish skipped because that client's socket was still full
     paced_from = time.monotonic()
     paced_sent = 0
+    limit: int | None = None  # BUDGET: pause once ``sent`` reaches it
     n = len(devices)
     i = 0
     next_misc = time.monotonic() + 1.0
@@ -112,6 +114,8 @@ def publish(a: argparse.Namespace) -> None:
             if cmd[0] == "RATE":
                 rate = float(cmd[1])
                 paced_from, paced_sent = time.monotonic(), 0
+            elif cmd[0] == "BUDGET":
+                limit = sent + int(cmd[1])
             elif cmd[0] == "COUNT":
                 print(f"COUNT {sent} {time.monotonic_ns()}", flush=True)
             elif cmd[0] == "STOP":
@@ -125,6 +129,8 @@ def publish(a: argparse.Namespace) -> None:
             for d in devices:
                 d.client.loop_read(10)  # PINGRESPs and the like
                 d.client.loop_misc()  # keepalive
+        if limit is not None and sent >= limit:
+            rate, limit = -1.0, None  # the budget is spent: pause
         if rate < 0:
             continue
         # how many to send in this slice of ~5 ms
@@ -136,6 +142,8 @@ def publish(a: argparse.Namespace) -> None:
                 time.sleep(min(0.005, (1 - budget) / rate))
                 continue
             budget = min(budget, max(1, int(rate * 0.05)))
+        if limit is not None:
+            budget = min(budget, limit - sent)
         stuck = 0
         while budget > 0 and stuck < n:
             d = devices[i]
