@@ -351,7 +351,9 @@ class SimDevice:
     # ----------------------------------------------------------------------------- connection
 
     def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.device_id,
+        # Unique per broker: device ids are unique within a hall, and one broker serves many halls
+        # (two clients with one id cut each other off, over and over).
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{self.hall}.{self.device_id}",
                              protocol=mqtt.MQTTv311)
         if self.username:
             client.username_pw_set(self.username, self.password)

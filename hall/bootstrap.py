@@ -48,6 +48,14 @@ class Hall:
         self.server.db.close()
 
 
+def _client_id(settings: Settings) -> str:
+    """The server's MQTT client id: one per process, the same after a restart (its persistent
+    session, and what the broker queued for it, is picked up again). Several processes
+    (``HALL_NODE``) must not share one: the broker would cut each off when the other connects."""
+    node = os.environ.get("HALL_NODE")
+    return f"hall-server-{node}" if node else f"hall-server-{settings.data_dir.name}"
+
+
 def build(
     config_paths: Sequence[str | Path] | None = None,
     *,
@@ -77,7 +85,7 @@ def build(
         endpoint = mqtt_endpoint(settings, any_port=mqtt == "any-port")
         address = BrokerAddress(endpoint.host, endpoint.port, endpoint.username, endpoint.password, endpoint.tls)
     server.iot = IotService(server, address,
-                            client_id=os.environ.get("HALL_MQTT_CLIENT_ID") or f"hall-server-{settings.data_dir.name}",
+                            client_id=os.environ.get("HALL_MQTT_CLIENT_ID") or _client_id(settings),
                             shared_group=os.environ.get("HALL_MQTT_SHARED") or None)
     server.iot.credentials = CredentialStore.for_data_dir(settings.data_dir)
     server.iot.prepare()

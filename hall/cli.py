@@ -41,9 +41,35 @@ def _serve(app, host: str, port: int) -> None:  # noqa: ANN001
     run(app, host=host, port=port)
 
 
+def _multi_process_problem() -> str | None:
+    """What several processes need and is missing (Chinese / English), or None."""
+    from hall.settings import get_settings
+
+    st = get_settings()
+    if st.is_sqlite:
+        return ("多进程部署需要 PostgreSQL（HALL_DATABASE_URL）/ several processes need PostgreSQL "
+                "(HALL_DATABASE_URL=postgresql://…)")
+    if not st.redis_url:
+        return ("多进程部署需要 Redis（HALL_REDIS_URL），否则一个进程的叫号到不了另一个进程的屏幕 / several processes "
+                "need HALL_REDIS_URL, or a call-out made on one process never reaches screens on another")
+    if not st.mqtt_url:
+        return ("多进程部署需要外部 MQTT broker（HALL_MQTT_URL，例如 Mosquitto）/ several processes need an external "
+                "broker (HALL_MQTT_URL, e.g. Mosquitto): the embedded one lives inside one process")
+    return None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from hall.bootstrap import build
 
+    if args.workers > 1 or args.reuse_port:
+        problem = _multi_process_problem()
+        if problem:
+            print(problem, file=sys.stderr)
+            return 2
+    if args.workers > 1:
+        return _serve_workers(args)
+    if args.reuse_port:
+        return _serve_shared(args)
     if not _port_free(args.host, args.port):
         print(f"端口 {args.port} 已被占用，请用 --port 选择其他端口 / port {args.port} is in use; choose another "
               "with --port", file=sys.stderr)
@@ -62,6 +88,81 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _serve(hall.app, args.host, args.port)
     finally:
         hall.close()
+    return 0
+
+
+def _serve_shared(args: argparse.Namespace) -> int:
+    """One of several processes on one address: the public port bound with SO_REUSEPORT (the
+    kernel spreads connections over the processes), plus a private port on ``--node-host`` for
+    requests that must reach the process owning a hall (hall.leases, hall.web.forward)."""
+    from hall.bootstrap import build
+    from hall.serving import listen, run
+
+    os.environ.setdefault("HALL_NODE", f"{socket.gethostname()}-{args.port}")
+    try:
+        public = listen(args.host, args.port, reuse_port=True)
+    except OSError as e:
+        print(f"无法监听 {args.host}:{args.port} / cannot listen on {args.host}:{args.port}: {e}", file=sys.stderr)
+        return 2
+    private = listen(args.node_host, 0)
+    hall = build(args.config or None, mqtt=True)
+    hall.server.node_address = f"http://{args.node_host}:{private.getsockname()[1]}"
+    print(f"hall serve [{hall.server.node_id}]: http://{args.host}:{args.port}/ (shared)  "
+          f"node {hall.server.node_address}  halls: {', '.join(hall.server.halls)}", flush=True)
+    try:
+        run(hall.app, socks=[public, private])
+    finally:
+        hall.close()
+    return 0
+
+
+def _serve_workers(args: argparse.Namespace) -> int:
+    """Start ``--workers`` processes of ``hall serve --reuse-port`` and keep them running: one that
+    dies is started again (its halls move to the others meanwhile); SIGTERM/SIGINT stop them all."""
+    import signal
+    import subprocess
+    import time
+
+    from hall.bootstrap import build
+
+    # Migrate and register the halls once, before the workers race to do it.
+    build(args.config or None, mqtt=False).close()
+    base = [sys.executable, "-m", "hall.cli", "serve", "--reuse-port", "--host", args.host, "--port", str(args.port),
+            "--node-host", args.node_host]
+    for c in args.config or []:
+        base += ["--config", c]
+    host = socket.gethostname()
+
+    def start(i: int) -> subprocess.Popen:
+        env = {**os.environ, "HALL_NODE": os.environ.get("HALL_NODE", f"{host}-{args.port}") + f"-w{i}"}
+        return subprocess.Popen(base, env=env)
+
+    procs = {i: start(i) for i in range(args.workers)}
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"hall serve: {args.workers} workers on http://{args.host}:{args.port}/ "
+          f"(pids {', '.join(str(p.pid) for p in procs.values())})", flush=True)
+    while not stopping:
+        time.sleep(0.5)
+        for i, p in list(procs.items()):
+            if p.poll() is not None and not stopping:
+                print(f"worker {i} exited ({p.returncode}); starting it again", file=sys.stderr, flush=True)
+                time.sleep(1)
+                procs[i] = start(i)
+    for p in procs.values():
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs.values():
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
     return 0
 
 
@@ -480,6 +581,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--config", action="append", help="hall TOML file (repeat for several halls)")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="run N server processes on the one address (needs PostgreSQL, HALL_REDIS_URL and "
+                        "HALL_MQTT_URL; see docs/deploy.md)")
+    s.add_argument("--reuse-port", action="store_true",
+                   help="share the port with other `hall serve` processes (SO_REUSEPORT; what --workers uses, "
+                        "and what systemd units of one process each use)")
+    s.add_argument("--node-host", default=os.environ.get("HALL_NODE_HOST", "127.0.0.1"),
+                   help="the address other processes reach this one on, for a hall's device requests "
+                        "(default 127.0.0.1: every process on this machine)")
     s.set_defaults(fn=cmd_serve)
     d = sub.add_parser("demo", help="the whole hall on one machine, with simulated visitors and clerks")
     d.add_argument("--config", action="append")
@@ -525,7 +635,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = os.environ.get("HALL_LOG_LEVEL", "WARNING").upper()
+    logging.basicConfig(level=getattr(logging, level, logging.WARNING),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parser().parse_args(argv)
     try:
         return args.fn(args)

@@ -275,6 +275,8 @@ class Feed:
             self._wake.clear()
             delay = self.poll_s
             for f in self.halls.values():
+                if not self.server.owns(f.h.id):  # another process delivers this hall's feed
+                    continue
                 try:
                     delay = min(delay, await self._serve(f))
                 except Exception as exc:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 
 from hall.clock import Clock
 from hall.db.database import Database, StoredEvent
@@ -50,6 +51,9 @@ class HallServer:
     # The kernel's send buffer of each stream socket (0: the system's, which grows to megabytes):
     # how far behind a client may fall before its sends block and the bound above starts.
     ws_send_buffer_bytes: int = 64 * 1024
+    leases: Any = None  # hall.leases.Leases: which halls' single-writer work runs here (None: all of them)
+    node_address: str = ""  # this process's private http://host:port, for requests forwarded to a hall's owner
+    node_id: str = field(default_factory=lambda: _node_id())  # this process among several (hall.leases)
 
     @classmethod
     def build(cls, db: Database, cfgs: list[HallCfg], clock: Clock, secret: bytes) -> HallServer:
@@ -62,10 +66,24 @@ class HallServer:
             raise NotFound(f"没有大厅「{hall_id}」", f"unknown hall {hall_id!r}", code="unknown_hall")
         return h
 
+    def owns(self, hall_id: str) -> bool:
+        """Whether this process does the hall's single-writer work (hall.leases); without leases
+        (a server built but not started, as many tests do) it does all of it."""
+        return self.leases is None or self.leases.owns(hall_id)
+
+    def owned(self) -> list[HallRuntime]:
+        return [h for h in self.halls.values() if self.owns(h.id)]
+
     def prepare(self) -> None:
         """Migrate the schema and make sure every configured hall and window has its row."""
         self.db.migrate()
-        self.db.write_sync(_ensure_rows, list(self.halls.values()))
+        for attempt in range(3):  # processes starting together may insert the same row: look again
+            try:
+                self.db.write_sync(_ensure_rows, list(self.halls.values()))
+                break
+            except IntegrityError:
+                if attempt == 2:
+                    raise
         self.close_past_days()
 
     def close_past_days(self) -> int:
@@ -73,7 +91,7 @@ class HallServer:
         from hall.queue.issuing import close_day
 
         return sum(
-            self.db.write_sync(close_day, h, h.now().date().isoformat()) for h in self.halls.values()
+            self.db.write_sync(close_day, h, h.now().date().isoformat()) for h in self.owned()
         )
 
     def staffing_tick(self, hall_id: str | None = None) -> list[dict[str, Any]]:
@@ -82,7 +100,7 @@ class HallServer:
         from hall.windows import staffing
 
         out: list[dict[str, Any]] = []
-        for h in [self.hall(hall_id)] if hall_id else list(self.halls.values()):
+        for h in [self.hall(hall_id)] if hall_id else self.owned():
             for d in self.db.write_sync(staffing.tick, h):
                 self.metrics.inc("hall_staffing_decisions_total", kind=str(d.get("kind")),
                                  action=str(d.get("action")))
@@ -99,7 +117,7 @@ class HallServer:
             return followup.sweep(tx, h, now) + alarms.sweep(tx, h, now)
 
         out: list[dict[str, Any]] = []
-        for h in [self.hall(hall_id)] if hall_id else list(self.halls.values()):
+        for h in [self.hall(hall_id)] if hall_id else self.owned():
             for d in self.db.write_sync(sweep, h, h.now()):
                 self.metrics.inc("hall_alarm_sweep_total", action=str(d.get("action")))
                 out.append({"hall": h.id, **d})
@@ -131,6 +149,8 @@ class HallServer:
                 if now < due:
                     continue
                 next_tick[hid] = now + interval[hid]
+                if not self.owns(hid):
+                    continue
                 try:
                     await asyncio.to_thread(self.staffing_tick, hid)
                 except Exception as exc:
@@ -162,6 +182,12 @@ class HallServer:
         for e in events:
             self.channels.publish(wire(e), channel_name(e.hall))
             self.metrics.event(e.type)
+
+
+def _node_id() -> str:
+    from hall.leases import node_id
+
+    return node_id()
 
 
 def _ensure_rows(tx, halls: list[HallRuntime]) -> None:  # noqa: ANN001

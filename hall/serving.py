@@ -36,7 +36,22 @@ def uvicorn_config(app: Any, **kw: Any) -> Any:
     )
 
 
-def run(app: Any, *, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None) -> None:
+def listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A listening TCP socket; ``reuse_port``: other processes may listen on the same port
+    (SO_REUSEPORT: the kernel spreads new connections over them)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    s.bind((host, port))
+    s.listen(2048)
+    s.set_inheritable(True)
+    return s
+
+
+def run(app: Any, *, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None,
+        socks: list[socket.socket] | None = None) -> None:
     """Run until SIGINT/SIGTERM; on either, the caller's ``finally`` blocks run."""
     import uvicorn
 
@@ -44,7 +59,7 @@ def run(app: Any, *, host: str = "127.0.0.1", port: int = 0, sock: socket.socket
     # handler an ordinary exit so that cleanup in the caller runs.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     tune_gc()
-    if sock is not None:
-        uvicorn.Server(uvicorn_config(app)).run(sockets=[sock])
+    if sock is not None or socks:
+        uvicorn.Server(uvicorn_config(app)).run(sockets=[*(socks or []), *([sock] if sock else [])])
     else:
         uvicorn.Server(uvicorn_config(app, host=host, port=port)).run()

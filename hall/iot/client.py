@@ -62,7 +62,10 @@ class MqttLink:
     def __init__(self, address: BrokerAddress, client_id: str, *, shared_group: str | None = None,
                  keepalive: int = 30) -> None:
         self.address = address
+        self.shared_group = shared_group
         self.subscription = topics.shared(shared_group) if shared_group else topics.SUBSCRIPTION
+        self._filters: set[str] = {self.subscription}  # what the server listens to (set_filters)
+        self._filters_lock = threading.Lock()
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                                    clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
         if address.username:
@@ -96,6 +99,24 @@ class MqttLink:
         finally:
             self._client.loop_stop()
 
+    def set_filters(self, filters: set[str]) -> None:
+        """Listen to exactly these topic filters from now on (a hall's lease came or went):
+        subscribe to the new ones before leaving the old, so no message falls between."""
+        with self._filters_lock:
+            new, old = filters - self._filters, self._filters - filters
+            self._filters = set(filters)
+        if not self.connected.is_set():
+            return  # the next connect subscribes to the whole set
+        if new:
+            self._client.subscribe([(f, 1) for f in sorted(new)])
+        if old:
+            self._client.unsubscribe(sorted(old))
+
+    @property
+    def filters(self) -> set[str]:
+        with self._filters_lock:
+            return set(self._filters)
+
     def wait_connected(self, timeout: float = 10.0) -> bool:
         return self.connected.wait(timeout)
 
@@ -107,7 +128,10 @@ class MqttLink:
             log.error("MQTT 连接被拒绝 / broker refused the connection: %s", reason_code)
             return
         self.refused = None
-        client.subscribe(self.subscription, qos=1)
+        with self._filters_lock:
+            filters = sorted(self._filters)
+        if filters:
+            client.subscribe([(f, 1) for f in filters])
         self.connected.set()
         log.info("MQTT connected to %s:%s", self.address.host, self.address.port)
 

@@ -80,6 +80,7 @@ class Ingest:
         self.lookup: Callable[[str, str], Any | None] = lambda hall, device: None
         self.accepted = 0
         self.rejected = 0
+        self.active: set[str] | None = None  # halls whose time-based rules run here (None: every hall)
         # Since when the server hears the devices (its MQTT link up, ms); None: the link is down.
         # Silence and last wills are judged only a full heartbeat window after it (tick).
         self.heard_from_ms: int | None = 0
@@ -245,7 +246,10 @@ class Ingest:
 
     # -- time ---------------------------------------------------------------------------------
     def tick(self, now: int) -> None:
+        active = self.active
         for twin in self.twins.values():
+            if active is not None and twin.hall not in active:
+                continue  # another server process hears this hall's devices (hall.leases)
             h = self.halls[twin.hall]
             conn_rules = self._conn_rules[h.id]
             heard = self.heard_from_ms

@@ -61,19 +61,67 @@ class IotService:
         self._waiters: dict[str, list[asyncio.Future]] = {}
         self.started = False
         self.credentials: Any = None  # hall.iot.credentials.CredentialStore, for registering devices
+        self._lease_rounds = 0
 
     # -- lifecycle --------------------------------------------------------------------------
     def prepare(self) -> None:
         """Before serving (synchronously, at start-up): config devices registered, twins loaded,
         commands left in flight by the last run marked ``unknown``."""
+        from sqlalchemy.exc import IntegrityError
+
         db, halls = self.server.db, list(self.server.halls.values())
-        db.write_sync(_prepare_op, halls, self._now_ms())
+        for attempt in range(3):  # processes starting together may insert the same row: look again
+            try:
+                db.write_sync(_prepare_op, halls, self._now_ms(), self.server.node_id)
+                break
+            except IntegrityError:
+                if attempt == 2:
+                    raise
         self.ingest.load(db.read_sync(repo.all_devices), self._now_ms())
+
+    # -- several server processes (hall.leases) --------------------------------------------------
+    def _filters(self) -> set[str]:
+        """What to listen to: every hall's topics while this process owns every hall (one server,
+        the usual case: messages of unknown halls are seen and counted too), else the owned halls'."""
+        owned = self.ingest.active
+        if owned is None or owned >= set(self.server.halls):
+            return {topics.shared(self.shared_group) if self.shared_group else topics.SUBSCRIPTION}
+        return {topics.hall_filter(h, self.shared_group) for h in owned}
+
+    def on_leases(self, gained: set[str], lost: set[str]) -> None:
+        """The halls this process owns changed (called on the lease renewal's thread). A gained
+        hall's twins are loaded afresh from the database, each device with a full heartbeat window
+        from now (its messages came to another process until now); commands another process left
+        in flight become ``unknown``, as after a restart."""
+        now = self._now_ms()
+        rows = [r for r in self.server.db.read_sync(repo.all_devices) if r.hall_id in gained]
+        first = not self._lease_rounds
+        self._lease_rounds += 1
+        if gained and not first:
+            halls = [self.server.halls[h] for h in gained if h in self.server.halls]
+            self.server.db.write_sync(_takeover_op, halls)
+        loop = self.loop
+
+        def apply() -> None:
+            active = set(self.ingest.active if self.ingest.active is not None else ()) | gained
+            self.ingest.active = active - lost
+            for r in rows:
+                self.ingest.add(r, now)
+            for key in [k for k in self._expected if k[0] in lost]:
+                self._expected.pop(key, None)  # the new owner judges these doors
+            if self.link is not None:
+                self.link.set_filters(self._filters())
+
+        if loop is None or not self.started:
+            apply()
+        else:
+            _call_soon(loop, apply)
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         if self.address is not None:
             self.link = MqttLink(self.address, self.client_id, shared_group=self.shared_group)
+            self.link.set_filters(self._filters())
             self.link.start(self.loop, self._drain)
             self.server.db.add_publisher(self._displays)
         self._tasks.append(asyncio.create_task(self._timers()))
@@ -193,7 +241,7 @@ class IotService:
             self._link_up_ms, self._link_down_ms = None, now
         self.ingest.heard_from_ms = self._link_up_ms
         alarmed = self._link_alarms
-        for h in self.server.halls.values():
+        for h in self.server.owned():
             if up:
                 if alarmed is None or h.id in alarmed:  # at start, clear what a former run left open
                     self.ingest.ops.append((h.id, _mqtt_down_op, (self.client_id[:64], None)))
@@ -417,7 +465,7 @@ class IotService:
                 fut.set_result(outcome)
 
     async def sweep_commands(self) -> None:
-        for h in self.server.halls.values():
+        for h in self.server.owned():
             await self.server.db.write(commands.sweep, h, h.now())
 
     # -- views ------------------------------------------------------------------------------------
@@ -470,12 +518,23 @@ def _ack_op(tx: Tx, h: HallRuntime, device: str, cmd_id: str, status: str, detai
     commands.on_ack(tx, h, h.now(), device, cmd_id, status, detail)
 
 
-def _prepare_op(tx: Tx, halls: list[HallRuntime], now_ms: int) -> None:
+def _prepare_op(tx: Tx, halls: list[HallRuntime], now_ms: int, me: str) -> None:
     """At start-up, in one transaction: the hall files' devices and locker slots registered, and
-    the commands the last run left in flight marked ``unknown``."""
+    the commands the last run left in flight marked ``unknown`` (not those of a hall another live
+    process owns: they are its commands, in flight now)."""
+    from hall.leases import owners
+
     repo.ensure_config_devices(tx, halls, now_ms)
+    others = {h for h, (node, _addr) in owners(tx.conn, int(time.time() * 1000)).items() if node != me}
     for h in halls:
         lockers.ensure_slots(tx, h, now_ms)
+        if h.id not in others:
+            commands.at_start(tx, h, h.now())
+
+
+def _takeover_op(tx: Tx, halls: list[HallRuntime]) -> None:
+    """Halls taken over from another process: its commands in flight have an unknown outcome."""
+    for h in halls:
         commands.at_start(tx, h, h.now())
 
 

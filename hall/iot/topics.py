@@ -62,6 +62,13 @@ def device_prefix(hall: str, device: str) -> str:
     return f"hall/{hall}/device/{device}/"
 
 
+def hall_filter(hall: str, group: str | None) -> str:
+    """One hall's device topics as a shared subscription of its own group (``{group}-{hall}``):
+    while a hall's lease moves between server processes both may listen for a moment, and the
+    broker gives each message to one of them, not to both."""
+    return shared(f"{group or 'hall'}-{hall}", f"hall/{hall}/#")
+
+
 def shared(group: str, topic: str = SUBSCRIPTION) -> str:
     """An MQTT 5 / Mosquitto shared subscription: workers of one group split the messages."""
     return f"$share/{group}/{topic}"

@@ -20,6 +20,7 @@ from hall.db.outage import RETRY_AFTER_S, error_body, is_unavailable
 from hall.errors import HallError
 from hall.feed import Feed
 from hall.server import HallServer
+from hall.web.forward import forwarding
 from hall.web.routes.alarms import AlarmController
 from hall.web.routes.auth import AuthController
 from hall.web.routes.devices import DeviceController
@@ -106,9 +107,11 @@ async def metrics(request: Request) -> Response:
 
 
 @get("/healthz", include_in_schema=False)
-async def healthz() -> dict[str, str]:
-    """Liveness: the process answers (whatever the database does)."""
-    return {"status": "ok"}
+async def healthz(request: Request) -> dict[str, Any]:
+    """Liveness: the process answers (whatever the database does); which process this is and the
+    halls whose single-writer work it does (hall.leases)."""
+    srv: HallServer = request.app.state.hall_server
+    return {"status": "ok", "node": srv.node_id, "owns": sorted(h.id for h in srv.owned())}
 
 
 @get("/readyz", include_in_schema=False)
@@ -172,7 +175,16 @@ def create_app(server: HallServer, *, redis_url: str | None = None, redis_prefix
     )
 
     async def on_startup(app: Litestar) -> None:
+        from hall.leases import Leases
+
         server.attach(channels, asyncio.get_running_loop())
+        # Which halls' single-writer work runs here: decided before anything of it starts.
+        leases = Leases(server.db, list(server.halls), me=server.node_id, address=server.node_address)
+        if server.iot is not None:
+            leases.on_change.append(server.iot.on_leases)
+        server.leases = leases
+        await asyncio.to_thread(leases.renew_now)
+        leases.start()
         app.state.housekeeping = asyncio.create_task(server.housekeeping())
         if server.iot is not None:
             await server.iot.start()
@@ -188,9 +200,11 @@ def create_app(server: HallServer, *, redis_url: str | None = None, redis_prefix
         for v in server.verifiers.values():
             if v is not None and hasattr(v, "aclose"):
                 await v.aclose()
+        if server.leases is not None:
+            await server.leases.stop()  # after the work stopped: the next owner takes over at once
 
     app = Litestar(
-        middleware=[_timing(server)],
+        middleware=[_timing(server), forwarding(server)],
         route_handlers=[TicketController, SlipController, WindowController, StaffingController, AlarmController,
                         AuthController, DeviceController, LockerController, ShiftController, FeedController,
                         ReportController, FollowupController, PageController, static_router, hall_stream, metrics,
