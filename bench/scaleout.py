@@ -22,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchlib import HOST, Proc, log
@@ -77,6 +79,36 @@ class Databases:
                 c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         self.names.clear()
         self.engine.dispose()
+
+
+def postgres_cpu_s() -> float:
+    """CPU seconds used so far by every process named ``postgres`` visible here (the server is
+    local on the bench machine); NaN when there is none."""
+    from iot import cpu_s
+
+    total, found = 0.0, False
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            if (d / "comm").read_text().strip() != "postgres":
+                continue
+        except OSError:
+            continue
+        c = cpu_s(int(d.name))
+        if not math.isnan(c):
+            total, found = total + c, True
+    return total if found else math.nan
+
+
+async def with_postgres_cpu(coro: Any) -> dict[str, Any]:
+    """Run the issuing load ``coro``; add the local PostgreSQL server's CPU over it, in cores (None
+    when the server's processes are not visible here)."""
+    t0, c0 = time.monotonic(), await asyncio.to_thread(postgres_cpu_s)
+    res = await coro
+    c1 = await asyncio.to_thread(postgres_cpu_s)
+    res["postgres_cpu_cores"] = round((c1 - c0) / (time.monotonic() - t0), 2) if not math.isnan(c0) else None
+    return res
 
 
 def redis_check(url: str) -> str | None:
@@ -144,7 +176,8 @@ class ScaleOut:
                 await p.stop()
         procs, port = await self.reuse_port_pair("hall", await self.fresh_env())
         try:
-            hall2 = await b.issue_load("the hall on PostgreSQL, 2 processes on one port", True, port, procs)
+            hall2 = await with_postgres_cpu(
+                b.issue_load("the hall on PostgreSQL, 2 processes on one port", True, port, procs))
         finally:
             for p in procs:
                 await p.stop()
@@ -157,7 +190,7 @@ class ScaleOut:
                 await p1.stop()
         p1, port = await b.server("hall", env=await self.fresh_env())
         try:
-            hall1 = await b.issue_load("the hall on PostgreSQL, 1 process", True, port, [p1])
+            hall1 = await with_postgres_cpu(b.issue_load("the hall on PostgreSQL, 1 process", True, port, [p1]))
         finally:
             await p1.stop()
         for n, hall, floor in ((2, hall2, floor2), (1, hall1, floor1)):
@@ -170,6 +203,7 @@ class ScaleOut:
                 "latency_p50_ms": hall["latency_p50_ms"], "latency_p99_ms": hall["latency_p99_ms"],
                 "floor_latency_p50_ms": floor["latency_p50_ms"], "floor_errors": floor["non_201"],
                 "cpu_cores": hall["cpu_cores"], "floor_cpu_cores": floor["cpu_cores"],
+                "postgres_cpu_cores": hall.get("postgres_cpu_cores"),
                 "client": "raw asyncio HTTP/1.1 keep-alive, separate process",
             }
             if n == 2:
