@@ -32,6 +32,12 @@ log = logging.getLogger(__name__)
 BATCH = 5000
 TICK_S = 1.0
 FLUSH_S = 5.0
+RETRY_MIN_S, RETRY_MAX_S = 0.5, 5.0
+PRESENCE_S = 5.0  # how often a process says which registered screens are open on it (screen_dark_s is larger)
+
+
+def presence_channel(hall: str) -> str:
+    return f"screens:{hall}"
 
 
 class IotService:
@@ -62,6 +68,8 @@ class IotService:
         self.started = False
         self.credentials: Any = None  # hall.iot.credentials.CredentialStore, for registering devices
         self._lease_rounds = 0
+        self._retry_s = 0.0  # the pause before storing a failed batch again (doubles, up to RETRY_MAX_S)
+        self._retry_due = False
 
     # -- lifecycle --------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -94,12 +102,18 @@ class IotService:
         from now (its messages came to another process until now); commands another process left
         in flight become ``unknown``, as after a restart."""
         now = self._now_ms()
-        rows = [r for r in self.server.db.read_sync(repo.all_devices) if r.hall_id in gained]
         first = not self._lease_rounds
         self._lease_rounds += 1
-        if gained and not first:
-            halls = [self.server.halls[h] for h in gained if h in self.server.halls]
-            self.server.db.write_sync(_takeover_op, halls)
+        rows: list[Any] = []
+        if gained:
+            try:
+                rows = [r for r in self.server.db.read_sync(repo.all_devices) if r.hall_id in gained]
+                if not first:
+                    halls = [self.server.halls[h] for h in gained if h in self.server.halls]
+                    self.server.db.write_sync(_takeover_op, halls)
+            except Exception as exc:  # the twins this process has are used as they are
+                if not self.server.db.outage.covers(exc, "iot leases"):
+                    log.exception("iot: loading the devices of halls %s failed", sorted(gained))
         loop = self.loop
 
         def apply() -> None:
@@ -125,7 +139,39 @@ class IotService:
             self.link.start(self.loop, self._drain)
             self.server.db.add_publisher(self._displays)
         self._tasks.append(asyncio.create_task(self._timers()))
+        if self.server.channels is not None:
+            self._tasks.append(asyncio.create_task(self._screens_elsewhere()))
         self.started = True
+
+    async def _screens_elsewhere(self) -> None:
+        """Registered screens whose WebSocket is open on another server process: that process says
+        so every ``PRESENCE_S`` on ``screens:{hall}`` (Redis carries it between processes), and the
+        hall's owner counts it as seen, so a screen on another process is not taken for dark."""
+        channels = self.server.channels
+        assert channels is not None
+        names = [presence_channel(h) for h in self.server.halls]
+        while True:
+            try:
+                async with channels.start_subscription(names) as sub:
+                    async for item in sub.iter_events():
+                        hall, _, device = item.decode().partition("|")
+                        if hall in self.server.halls and self.server.owns(hall):
+                            self.ingest.screen_seen(hall, device, self._now_ms())
+                            self._queue(self.ingest.take_ops(), [])
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("iot: screen presence subscription failed; subscribing again")
+                await asyncio.sleep(1)
+
+    def _announce_screens(self) -> None:
+        """Say which registered screens are open here, for the owners of their halls elsewhere."""
+        channels = self.server.channels
+        if channels is None:
+            return
+        for hall, device in list(self._screens):
+            if not self.server.owns(hall):
+                channels.publish(f"{hall}|{device}".encode(), presence_channel(hall))
 
     async def stop(self) -> None:
         for t in self._tasks:
@@ -173,7 +219,7 @@ class IotService:
         self._pump()
 
     def _pump(self) -> None:
-        if self._inflight or not self._pending:
+        if self._inflight or not self._pending or self._retry_due:
             return
         batch, self._pending = self._pending, []
         ops = [op for batch_ops, _ in batch for op in batch_ops]
@@ -183,25 +229,44 @@ class IotService:
         loop = self.loop
         if loop is None:  # not started (tests that drive ingestion by hand)
             fut.result()
-            self._done(fut, acks)
+            self._done(fut, acks, ops)
             return
-        fut.add_done_callback(lambda f: _call_soon(loop, self._done, f, acks))
+        fut.add_done_callback(lambda f: _call_soon(loop, self._done, f, acks, ops))
 
-    def _done(self, fut: Future, acks: list[int]) -> None:
+    def _done(self, fut: Future, acks: list[int], ops: list[Op] | None = None) -> None:
         self._inflight = False
         exc = fut.exception()
         if exc is not None:
+            # The batch's transaction was rolled back whole (an operation that fails on its own is
+            # rolled back alone inside it, see _apply): what failed is the database itself (gone,
+            # a deadlock). Keep the batch first in line and try again after a pause; its QoS 1
+            # messages stay unacknowledged meanwhile, so the broker holds back more of them.
             if not self.server.db.outage.covers(exc, "iot"):  # an outage is logged once
-                log.error("iot: storing a batch failed (%s); its messages are not acknowledged", type(exc).__name__)
-        elif acks and self.link is not None:
+                log.error("iot: storing a batch failed (%s); trying again", type(exc).__name__)
+            self._pending.insert(0, (ops or [], acks))
+            self._retry_s = min(RETRY_MAX_S, self._retry_s * 2 if self._retry_s else RETRY_MIN_S)
+            self.server.metrics.inc("hall_mqtt_batch_retries_total")
+            if self.loop is not None and not self._retry_due:
+                self._retry_due = True
+                self.loop.call_later(self._retry_s, self._retry)
+            return
+        self._retry_s = 0.0
+        if acks and self.link is not None:
             self.link.ack(acks)
         self._pump()
 
+    def _retry(self) -> None:
+        self._retry_due = False
+        self._pump()
+
     async def _timers(self) -> None:
-        last_flush = time.monotonic()
+        last_flush = last_presence = time.monotonic()
         while True:
             await asyncio.sleep(TICK_S)
             try:
+                if time.monotonic() - last_presence >= PRESENCE_S:
+                    last_presence = time.monotonic()
+                    self._announce_screens()
                 self.tick()
                 if time.monotonic() - last_flush >= FLUSH_S:
                     last_flush = time.monotonic()
@@ -355,6 +420,8 @@ class IotService:
         self._screens[key] = self._screens.get(key, 0) + 1
         self.ingest.screen_seen(h.id, device, self._now_ms())
         self._queue(self.ingest.take_ops(), [])
+        if not self.server.owns(h.id) and self.server.channels is not None:
+            self.server.channels.publish(f"{h.id}|{device}".encode(), presence_channel(h.id))  # the owner: now
         return key
 
     def screen_disconnected(self, key: tuple[str, str]) -> None:

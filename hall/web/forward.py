@@ -50,7 +50,11 @@ def forwarding(server: HallServer) -> Any:
             if FORWARDED in headers:
                 await app(scope, receive, send)
                 return
-            owner = await server.leases.owner_of(m.group(1))
+            try:
+                owner = await server.leases.owner_of(m.group(1))
+            except Exception:  # the database is away: nobody can say who owns the hall now
+                await _answer(send, *_unavailable())
+                return
             if owner is None or not owner[1] or owner[0] == server.leases.me:
                 await _answer(send, *_unavailable())
                 return

@@ -81,7 +81,7 @@ def hall_files(tmp: Path) -> list[Path]:
         t = re.sub(r'(?m)^id = "hn-tja"', f'id = "{hid}"', src)
         t = re.sub(r'(?m)^name = "天长市政务服务中心"', f'name = "测试大厅{i + 1}"', t)
         t = re.sub(r"(?m)^heartbeat_s = 30", "heartbeat_s = 1", t)
-        t = re.sub(r"(?m)^reboot_grace_s = 10", "reboot_grace_s = 2", t)
+        t = re.sub(r"(?m)^reboot_grace_s = 10", "reboot_grace_s = 2\nscreen_dark_s = 4", t)
         p = tmp / f"{hid}.toml"
         p.write_text(t, encoding="utf-8")
         out.append(p)
@@ -288,6 +288,20 @@ def test_two_processes_share_the_halls_the_stream_and_the_devices(cluster):
                      "the forwarded command to finish")
     got_cmd = httpx.get(f"http://127.0.0.1:{b_port}{api}/commands/{cmd}", headers=duty_b, timeout=30).json()
     assert state and got_cmd["state"] == "done", json.dumps(got_cmd)
+
+    # A registered hall screen open on the process that does not own its hall is not dark; once
+    # it closes, it is.
+    def dark() -> list[dict[str, Any]]:
+        r = httpx.get(f"http://127.0.0.1:{b_port}{api}/alarms", params={"state": "open"}, headers=duty_b, timeout=30)
+        return [a for a in r.json() if a["type"] == "screen_dark" and a.get("device") == "screen-01"
+                and a["state"] in ("active", "acked")]  # not "cleared": the condition is over
+
+    with connect(f"ws://127.0.0.1:{b_port}/ws/halls/{hall}?device=screen-01", open_timeout=30) as ws:
+        ws.recv(timeout=30)
+        wait_for(lambda: not dark(), 30, "screen-01's dark alarm (if any from before) to clear")
+        time.sleep(10)  # more than twice screen_dark_s
+        assert not dark(), "a screen open on another process was taken for dark"
+    wait_for(dark, 30, "screen-01 to be dark once closed")
 
     # The owner of hall A dies: the other process takes the hall over within the lease's length,
     # and its devices stay online (no false offline alarm).
