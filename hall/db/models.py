@@ -126,6 +126,8 @@ class StaffRow(SQLModel, table=True):
     staff_no: str = ""
     active: bool = True
 
+    __table_args__ = (Index("ix_staff_hall_role", "hall_id", "role"),)
+
 
 class SessionRow(SQLModel, table=True):
     __tablename__ = "staff_session"
