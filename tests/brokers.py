@@ -127,7 +127,9 @@ def start_broker(tmp_path: Path, *, kind: str | None = None, password_file: Path
         store = CredentialStore(tmp_path / "mqtt")
         username, password = store.server_credentials()
         password_file, acl_file = store.password_file, store.acl_file
-    kind = kind or ("mosquitto" if mosquitto_available() else "embedded")
+    # HALL_TEST_BROKER picks for tests that do not ask for one (CI: the embedded defaults in the
+    # main suite, Mosquitto beside PostgreSQL and Redis).
+    kind = kind or os.environ.get("HALL_TEST_BROKER") or ("mosquitto" if mosquitto_available() else "embedded")
     if kind == "mosquitto":
         acl = acl_file if acl_file is not None else password_file.with_name("acl")
         broker = start_mosquitto(tmp_path, password_file=password_file, acl_file=acl)
