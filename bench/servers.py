@@ -41,17 +41,12 @@ BENCH_PASSWORD = "bench-pass-2026"
 
 
 def _bind(host: str, port: int = 0, reuse_port: bool = False) -> socket.socket:
-    """The listening socket. With ``reuse_port`` it is made with SO_REUSEPORT, so that several
-    processes can listen on the same port (the first takes a free one, the others ``--port`` it)
-    and the kernel spreads new connections over them."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuse_port:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
+    """The listening socket, made as ``hall serve`` makes it. With ``reuse_port`` (SO_REUSEPORT)
+    several processes listen on the same port (the first takes a free one, the others ``--port``
+    it) and the kernel spreads new connections over them."""
+    from hall.serving import listen
+
+    return listen(host, port, reuse_port=reuse_port)
 
 
 def _announce(sock: socket.socket) -> None:

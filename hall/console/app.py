@@ -16,6 +16,7 @@ from typing import Any
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from hall.console.client import ApiError, HallClient
@@ -179,14 +180,21 @@ class ConsoleApp(App[None]):
 
     def _redraw(self) -> None:
         self._refresh_due = False
+        if not self.is_running:
+            return
         now = datetime.now().astimezone() + self.clock_offset
-        self.query_one(OverviewPane).show(self.state, now, self.stream_status)
-        self.query_one(AlarmsPane).show(self.state, now)
-        self.query_one(DevicesPane).show(self.state, now)
-        self.query_one(LockersPane).show(self.state)
-        self.query_one(EventsPane).show(self.state)
-        self.query_one(ShiftPane).show()
-        self._show_status()
+        try:
+            self.query_one(OverviewPane).show(self.state, now, self.stream_status)
+            self.query_one(AlarmsPane).show(self.state, now)
+            self.query_one(DevicesPane).show(self.state, now)
+            self.query_one(LockersPane).show(self.state)
+            self.query_one(EventsPane).show(self.state)
+            self.query_one(ShiftPane).show()
+            self._show_status()
+        except NoMatches:
+            # An event arrived while a pane's widgets are still being mounted (at start-up, or as
+            # the app closes): draw again shortly rather than crash the console.
+            self.set_timer(0.1, self.refresh_views)
 
     def _show_status(self) -> None:
         st = self.state

@@ -12,6 +12,7 @@ the WebSocket and /metrics are not in the OpenAPI document and so not exercised 
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,6 +115,9 @@ def test_no_server_error_and_every_answer_matches_its_schema(api, label, mode):
                 body = {"data": data}
         response = client.request(kwargs["method"], kwargs["url"], params=kwargs.get("params"),
                                   headers=headers, cookies=kwargs.get("cookies") or None, **body)
+        if (response.status_code == 503 and shutil.which("espeak-ng") is None
+                and response.json().get("error") == "audio_unavailable"):
+            return  # the documented answer of announce.wav on a machine without espeak-ng
         case.validate_response(response, checks=CHECKS)
 
     run()
