@@ -65,6 +65,7 @@ from hall.db.database import StoredEvent, Tx
 from hall.db.models import event_t, feed_cursor_t
 from hall.runtime import HallRuntime, ms
 from hall.stream import current_seq
+from hall.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from hall.server import HallServer
@@ -249,10 +250,7 @@ class Feed:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait([task], what="feed")
         if self._client is not None:
             await self._client.aclose()
             self._client = None

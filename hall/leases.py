@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hall.db.database import Database, Tx
 from hall.db.models import hall_lease_t, node_t
+from hall.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -219,9 +220,7 @@ class Leases:
 
     async def stop(self) -> None:
         """Cancel renewals and give the halls back at once (a clean stop hands over immediately)."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await cancel_and_wait([self._task], what="leases")
         try:
             await asyncio.to_thread(self.db.write_sync, _leave, self.me)
         except Exception as e:

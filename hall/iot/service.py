@@ -23,6 +23,7 @@ from hall.iot.client import BrokerAddress, MqttLink
 from hall.iot.ingest import Ingest, Op, Twin
 from hall.iot.payloads import Ack
 from hall.runtime import HallRuntime
+from hall.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from hall.server import HallServer
@@ -174,11 +175,7 @@ class IotService:
                 channels.publish(f"{hall}|{device}".encode(), presence_channel(hall))
 
     async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await cancel_and_wait(self._tasks, what="iot")
         self._tasks.clear()
         if self.link is not None:
             await asyncio.to_thread(self.link.stop)

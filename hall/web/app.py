@@ -20,6 +20,7 @@ from hall.db.outage import RETRY_AFTER_S, error_body, is_unavailable
 from hall.errors import HallError
 from hall.feed import Feed
 from hall.server import HallServer
+from hall.tasks import cancel_and_wait
 from hall.web.forward import forwarding
 from hall.web.routes.alarms import AlarmController
 from hall.web.routes.auth import AuthController
@@ -192,7 +193,7 @@ def create_app(server: HallServer, *, redis_url: str | None = None, redis_prefix
         app.state.feed.start()
 
     async def on_shutdown(app: Litestar) -> None:
-        app.state.housekeeping.cancel()
+        await cancel_and_wait([app.state.housekeeping], what="housekeeping")
         if (feed := app.state.get("feed")) is not None:
             await feed.stop()
         if server.iot is not None:
