@@ -36,7 +36,7 @@ def fast_config(**iot: Any) -> HallCfg:
     return cfg.model_copy(update={"iot": cfg.iot.model_copy(update={**FAST_IOT, **iot, "locker": locker})})
 
 
-def wait_until(fn: Callable[[], Any], timeout: float = 10.0, every: float = 0.05, what: str = "condition") -> Any:
+def wait_until(fn: Callable[[], Any], timeout: float = 30.0, every: float = 0.05, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = fn()

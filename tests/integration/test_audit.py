@@ -177,7 +177,7 @@ def live(tmp_path: Path, clock: ManualClock, broker: Broker):
     h = build_hall(tmp_path, clock, broker)
     try:
         with running(h) as client, devices(broker, ("locker", "locker-01"), slots=12, auto_close_s=None):
-            wait_until(lambda: twin(client, login(client, "duty01"), "locker-01")["online"], timeout=20,
+            wait_until(lambda: twin(client, login(client, "duty01"), "locker-01")["online"], timeout=30,
                        what="locker online")
             yield h, client
     finally:

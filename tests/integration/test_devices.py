@@ -57,7 +57,7 @@ def test_cut_network_goes_offline_within_bound_and_raises_alarm(live, broker) ->
         wait_until(lambda: twin(client, hd, "printer-01")["online"], what="online")
         t0 = time.monotonic()
         devs["printer-01"].cut_network("silent")
-        wait_until(lambda: not twin(client, hd, "printer-01")["online"], timeout=15, what="offline")
+        wait_until(lambda: not twin(client, hd, "printer-01")["online"], timeout=30, what="offline")
         assert time.monotonic() - t0 <= 10.0  # the bound, with room for a loaded machine
         alarm = wait_until(lambda: device_alarms(client, hd, "printer-01", "offline"), what="offline alarm")
         assert alarm[0]["state"] == "active"
@@ -75,7 +75,7 @@ def test_missed_heartbeats_take_a_silent_device_offline(live, broker) -> None:
         wait_until(lambda: twin(client, hd, "env-01")["online"], what="online")
         devs["env-01"].heartbeat_s = 3600  # keeps its connection, stops reporting
         t0 = time.monotonic()
-        wait_until(lambda: not twin(client, hd, "env-01")["online"], timeout=15, what="offline by heartbeat")
+        wait_until(lambda: not twin(client, hd, "env-01")["online"], timeout=30, what="offline by heartbeat")
         assert time.monotonic() - t0 <= 8.0  # 2 s of silence plus the once-a-second check, and room for load
         assert twin(client, hd, "env-01")["offline_reason"] == "heartbeat"
 

@@ -124,7 +124,7 @@ def test_a_door_left_open_raises_an_alarm(live) -> None:
     assert r.status_code == 202, r.text
     wait_until(lambda: client.get(f"{API}/commands/{r.json()['id']}", headers=hd).json()["state"] == "done",
                what="command done")
-    alarm = wait_until(lambda: device_alarms(client, hd, "locker-01", "door_open_long"), timeout=10,
+    alarm = wait_until(lambda: device_alarms(client, hd, "locker-01", "door_open_long"), timeout=30,
                        what="door open too long")  # door_open_alarm_s is 5 s
     assert 3 in alarm[0]["detail"]["slots"]
     assert device_alarms(client, hd, "locker-01", "door_unexpected") == []
