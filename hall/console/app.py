@@ -165,11 +165,15 @@ class ConsoleApp(App[None]):
         self.refresh_views()
 
     def _every_second(self) -> None:
-        self._show_status()
+        try:
+            self._show_status()
+            status = self.query_one("#status", Static)
+        except NoMatches:
+            return  # not mounted yet, or the console is closing: the next second draws it
         if self.state.unacked_critical():
-            self.query_one("#status", Static).add_class("critical")
+            status.add_class("critical")
         else:
-            self.query_one("#status", Static).remove_class("critical")
+            status.remove_class("critical")
 
     # -- views --------------------------------------------------------------------------------
     def refresh_views(self) -> None:

@@ -76,7 +76,7 @@ class Ingest:
         self.expects_open: Callable[[str, str, Any], bool] = lambda hall, device, slot: False
         self.on_door: Callable[[Twin, str, dict[str, Any], int], None] = lambda twin, type_, detail, now: None
         self.on_ack: Callable[[Twin, Ack, int], None] = lambda twin, ack, now: None
-        self.on_locker_report: Callable[[Twin, list[Any], int], None] = lambda twin, slots, now: None
+        self.on_locker_report: Callable[[Twin, list[Any], int, int], None] = lambda twin, slots, ts, now: None
         self.lookup: Callable[[str, str], Any | None] = lambda hall, device: None
         self.accepted = 0
         self.rejected = 0
@@ -187,7 +187,7 @@ class Ingest:
         assert twin.state is not None
         self._signals(h, twin, rules.on_telemetry(twin.state, tm.metrics, now, h.cfg.iot))
         if twin.kind == "locker" and isinstance(tm.metrics.get("slots"), list):
-            self.on_locker_report(twin, tm.metrics["slots"], now)
+            self.on_locker_report(twin, tm.metrics["slots"], tm.ts, now)
 
     def _event(self, h: HallRuntime, twin: Twin, ev: Event, now: int) -> None:
         if ev.seq in twin.event_seqs:

@@ -59,6 +59,7 @@ class IotService:
         self._expected: dict[tuple[str, str, int], tuple[int, str | None]] = {}
         self._jammed: set[tuple[str, str]] = set()
         self._reconciled: set[tuple[str, str]] = set()
+        self._started_ms = 0  # wall ms of start(): locker reports stamped earlier are not reconciled
         self._screens: dict[tuple[str, str], int] = {}  # registered screens with a WebSocket open: count
         self.link: MqttLink | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -134,6 +135,7 @@ class IotService:
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
+        self._started_ms = self._now_ms()
         if self.address is not None:
             self.link = MqttLink(self.address, self.client_id, shared_group=self.shared_group)
             self.link.set_filters(self._filters())
@@ -445,9 +447,14 @@ class IotService:
                 self.ingest.ops.append((twin.hall, _clear_jam_op, (twin.device,)))
         self.ingest.ops.append((twin.hall, _door_op, (twin.device, type_, slot, occupied, self)))
 
-    def _on_locker_report(self, twin: Twin, slots: list[Any], now: int) -> None:
+    def _on_locker_report(self, twin: Twin, slots: list[Any], ts: int, now: int) -> None:
         key = (twin.hall, twin.device)
         if key in self._reconciled:
+            return
+        if ts < self._started_ms:
+            # Stamped before this process started: a report the broker kept for us while the server
+            # was away (some brokers queue QoS 0 for a persistent session). The doors may have changed
+            # since; the next report is the locker as it is now.
             return
         self._reconciled.add(key)
         reported = {s["slot"]: bool(s.get("occupied")) for s in slots
