@@ -118,8 +118,22 @@ class RawHttp:
         return status, (await reader.readexactly(length) if length else b"")
 
     async def raw(self, raw: bytes) -> tuple[int, bytes]:
-        self.send(raw)
-        return await self.read_response()
+        """Send one request and read its answer. A keep-alive connection the server closed while it
+        was idle (uvicorn closes one after 5 s) answers with EOF before any byte: the request is sent
+        once more on a new connection, as HTTP clients do."""
+        for attempt in (0, 1):
+            if self.reader is None or self.reader.at_eof():
+                await self.close()
+                await self.connect()
+            self.send(raw)
+            try:
+                return await self.read_response()
+            except (asyncio.IncompleteReadError, ConnectionResetError) as e:
+                if attempt or (isinstance(e, asyncio.IncompleteReadError) and e.partial):
+                    raise
+                await self.close()
+                self.reader = None
+        raise AssertionError("unreachable")
 
     async def request(self, method: str, path: str, data: Any = None,
                       headers: dict[str, str] | None = None) -> tuple[int, Any]:

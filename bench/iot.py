@@ -215,9 +215,10 @@ class IotBench:
             total += int((await pl.ask("COUNT")).split()[1])
         return total
 
-    async def subscriber(self, user: str, secret: Path, name: str) -> Lines:
+    async def subscriber(self, user: str, secret: Path, name: str, topic: str = "hall/#") -> Lines:
         proc = await Proc(name, [str(HERE / "mqttload.py"), "subscribe", "--port", str(self.port), "--user", user,
-                                 "--password-file", str(secret)], stdin=True, log_dir=self.tmp).start()
+                                 "--password-file", str(secret), "--topic", topic], stdin=True,
+                          log_dir=self.tmp).start()
         lines = Lines(proc)
         line = await asyncio.wait_for(lines.answers.get(), 60)
         if line != "READY":

@@ -18,7 +18,7 @@ every ticket finished). Floor: the bare Litestar app (bare_app.py) on the same u
 holding 200 WebSocket connections of the same screens process after the same number of HTTP
 requests (``POST …/tickets`` over 4 connections), read the same way.
 
-``--memory-hours H`` scales every count above (the quick run: 0.25).
+``--memory-hours H`` scales every count above (the quick run: 0.1).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """MQTT load for the IoT benchmark (bench/iot.py), each mode run as its own process.
 
     python bench/mqttload.py publish --port P --devices FILE --part I --parts N
-        Telemetry publishers: one paho client per device of its share of FILE (devices
+        Telemetry publishers: one paho client per device of its share of FILE (each on its
+        ``"hall"``'s topics, default hn-tja; devices
         ``I, I+N, I+2N, ...``), no network thread: ``publish`` writes to the socket directly, and a
         client whose socket is full is skipped until it drains (the broker's back-pressure). Prints
         ``READY`` once every client is connected, then obeys lines on stdin:
@@ -11,7 +12,8 @@
 
     python bench/mqttload.py subscribe --port P --user U --password-file F
         The floor: a raw paho subscriber with the hall server's subscription (``hall/#``, QoS 1,
-        persistent session off), counting messages in ``on_message``. Prints ``READY`` once
+        persistent session off; ``--topic`` another, e.g. one hall's ``hall/<id>/#``), counting
+        messages in ``on_message``. Prints ``READY`` once
         subscribed; for each message on an ``.../event`` topic it prints ``EV <device> <seq>
         <monotonic ns at receipt>``; ``COUNT`` on stdin answers ``COUNT <received> <monotonic ns>``,
         ``STOP`` ends it.
@@ -52,7 +54,7 @@ class Device:
 
     def __init__(self, spec: dict[str, str], port: int) -> None:
         self.name, self.kind = spec["device"], spec["kind"]
-        self.topic = f"hall/{HALL}/device/{self.name}/telemetry"
+        self.topic = f"hall/{spec.get('hall', HALL)}/device/{self.name}/telemetry"
         self.seq = 0
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{self.name}",
                         protocol=mqtt.MQTTv311, clean_session=True)
@@ -180,7 +182,7 @@ def subscribe(a: argparse.Namespace) -> None:
         if getattr(rc, "is_failure", False):
             print(f"refused: {rc}", file=sys.stderr, flush=True)
             os._exit(2)
-        c.subscribe("hall/#", qos=1)
+        c.subscribe(a.topic, qos=1)
 
     def on_subscribe(_c: mqtt.Client, _u: object, _mid: int, _rcs: Any, _p: object = None) -> None:
         ready.set()
@@ -238,6 +240,7 @@ def main() -> None:
     s.add_argument("--port", type=int, required=True)
     s.add_argument("--user", required=True)
     s.add_argument("--password-file", required=True, help="a file holding the password (not on the command line)")
+    s.add_argument("--topic", default="hall/#", help="the subscription (default hall/#, the server's)")
     a = ap.parse_args()
     if a.mode == "publish":
         publish(a)

@@ -13,8 +13,9 @@ all of them are stopped and the directory removed at the end, whatever happens.
 Parts, in order (each can be skipped): ticket issuing (SQLite, one process), call-out latency
 (one process; 1/50/200 screens), the scale-out part (scaleout.py: issuing on PostgreSQL with two
 processes on one SO_REUSEPORT port and with one, call-outs with 200 screens over two processes
-linked by Redis; its databases are created and dropped in the run), the IoT part (iot.py) and the
-resident memory after a simulated hour (memory.py).
+linked by Redis; its databases are created and dropped in the run), the IoT part (iot.py), the
+MQTT ingest with two hall processes owning one hall each (ingest2.py) and the resident memory
+after a simulated hour (memory.py).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from benchlib import HOST, Proc, RawHttp, kill_all_sync, log, now_ns, percentile, use_uvloop, wait_healthy  # noqa: E402
+from ingest2 import Ingest2  # noqa: E402
 from iot import IotBench, mosquitto_exe  # noqa: E402
 from memory import MemoryBench  # noqa: E402
 from scaleout import ScaleOut  # noqa: E402
@@ -375,13 +377,17 @@ async def amain(a: argparse.Namespace) -> list[dict[str, Any]]:
                 log("iot: mosquitto is not installed; the IoT part is skipped")
             else:
                 results += await IotBench(a, tmp, b.hall_env).run()
-            # TODO(#8, point 5 of the bench brief): MQTT ingest with TWO hall processes sharing the
-            # ingestion by hall (each owns some halls through a lease in the database: hall.leases).
-            # When that has landed: two hall processes on PostgreSQL with a second hall file (another
-            # id) beside hn-tja, 100 devices per hall (servers.py --config … --devices with "hall"),
-            # 40,000 msg/s offered in all; floor: two raw paho subscribers, one per hall's topics.
-            log("iot: ingest with two hall processes is not measured yet (TODO: waits for the ingestion "
-                "split by hall lease, #8)")
+        if not a.skip_iot and not a.skip_pg and mosquitto_exe() is not None:
+            # ingest with two hall processes: needs PostgreSQL, Redis and Mosquitto
+            so = ScaleOut(b)
+            why = await so.available()
+            if why:
+                log(f"ingest with two processes skipped: {why}")
+            else:
+                try:
+                    results += await Ingest2(b, so).run()
+                finally:
+                    await asyncio.to_thread(so.dbs.drop_all)
         if not a.skip_memory:
             results += await MemoryBench(b).run()
     finally:
@@ -406,7 +412,7 @@ def table(results: list[dict[str, Any]]) -> str:
         elif "background_rate" in p:
             what = f"background={p['background_rate']}/s"
         elif "devices" in p:
-            what = f"devices={p['devices']}"
+            what = f"devices={p['devices']}" + (f" processes={p['processes']}" if "processes" in p else "")
         else:
             what = f"conns={p.get('connections')}"
             if "database" in p:
@@ -450,7 +456,7 @@ def main() -> int:
     ap.add_argument("--skip-memory", action="store_true",
                     help="leave out the resident memory after an hour of simulated traffic")
     ap.add_argument("--memory-hours", type=float,
-                    help="simulated hours of traffic for the memory figure (quick 0.25, full 1)")
+                    help="simulated hours of traffic for the memory figure (quick 0.1, full 1)")
     ap.add_argument("--memory-tickets", type=int, default=600,
                     help="tickets per simulated hour (default 600: about 10x the busiest hour of the reference day)")
     ap.add_argument("--memory-rate", type=float, default=5000.0,
@@ -467,6 +473,8 @@ def main() -> int:
     ap.add_argument("--iot-profile", metavar="FILE",
                     help="record the hall with py-spy during the ingest interval (collapsed stacks into FILE)")
     ap.add_argument("--iot-publishers", type=int, default=2, help="telemetry publisher processes (default 2)")
+    ap.add_argument("--ingest2-rate", type=float, default=40000.0,
+                    help="offered telemetry msg/s in all for the ingest with two hall processes (default 40000)")
     ap.add_argument("--iot-background", type=float, default=1000.0,
                     help="background telemetry msg/s during the alarm latency (default 1000)")
     a = ap.parse_args()
@@ -476,7 +484,7 @@ def main() -> int:
     a.iot_seconds = a.iot_seconds or (3.0 if a.quick else 10.0)
     a.iot_samples = a.iot_samples or (30 if a.quick else 200)
     a.iot_warmup = 1.0 if a.quick else 2.0
-    a.memory_hours = a.memory_hours or (0.25 if a.quick else 1.0)
+    a.memory_hours = a.memory_hours or (0.1 if a.quick else 1.0)
     a.screens = [int(x) for x in a.screens.split(",") if x.strip()]
     use_uvloop()
     try:
