@@ -7,6 +7,12 @@ allows a single writer anyway it removes lock contention. A job that raises is r
 savepoint alone. Events a job emits get their ``seq`` inside the transaction and are handed to the
 publisher only after the commit, so nothing is pushed that is not stored first.
 
+On PostgreSQL every batch holds its hall's row from its first write to the commit, so batches of
+one hall (of all processes) run one after another. Plain ticket issuing therefore runs no statement
+of its own after the first ticket of a batch: the hall's figures are read once and the rows are
+written together before the commit (``_Batch``), so the row is held for a handful of statements
+per batch instead of several per ticket.
+
 When the database stops answering (hall.db.outage), reads and batches fail fast (connect and pool
 timeouts), ``outage`` logs it once, and each writer connects again for its next batch: the same
 process serves normally as soon as the database is back.
@@ -19,9 +25,9 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -56,15 +62,135 @@ _INSERT_EVENT = insert(event_t)
 _LOCK_HALL = select(hall_t.c.id).where(hall_t.c.id == bindparam("h")).with_for_update()
 
 
-@dataclass
+_READ_SEQ = select(hall_t.c.seq).where(hall_t.c.id == bindparam("h")).with_for_update()
+_SET_SEQ = update(hall_t).where(hall_t.c.id == bindparam("h")).values(seq=bindparam("seq"))
+
+
+class _Batch:
+    """What the jobs of one write transaction share besides the connection: writes deferred to
+    the end of the transaction and values read once for the rest of it.
+
+    A job that only issues tickets (``Tx.defer``, ``Tx.batch_value``) runs no statement of its own
+    once the hall's figures are known: its rows are inserted with those of the other jobs in a
+    few multi-row statements just before the commit. That keeps the hall row (taken by the first
+    such job, held to the commit) locked for a few statements per batch instead of several per
+    ticket, which is what limits issuing on PostgreSQL when several writers take turns at it.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.values: dict[Hashable, Any] = {}
+        self.writes: dict[Hashable, tuple[Any, dict[str, Any]]] = {}
+        self.broken: BaseException | None = None
+
+    def flush(self) -> None:
+        """Store the deferred writes now: one executemany (one multi-row INSERT) per statement."""
+        if not self.writes:
+            return
+        groups: dict[int, tuple[Any, list[dict[str, Any]]]] = {}
+        for stmt, params in self.writes.values():
+            groups.setdefault(id(stmt), (stmt, []))[1].append(params)
+        self.writes.clear()
+        try:
+            for stmt, rows in groups.values():
+                self.conn.execute(stmt, rows)
+        except Exception as exc:
+            self.broken = exc  # even if the job at hand catches it, the batch must fail
+            raise
+
+
 class Tx:
-    """What a write job sees: the connection, and ``emit`` to append to the event log."""
+    """What a write job sees: the connection, and ``emit`` to append to the event log.
 
-    conn: Connection
-    events: list[StoredEvent] = field(default_factory=list)
-    sqlite: bool = False
-    callbacks: list[Callable[[], None]] = field(default_factory=list)
+    In a batch of several jobs each job runs in its own savepoint, opened when it first touches the
+    connection (a job that touches it not at all needs none). Writes a job defers and batch values
+    it sets are staged here and handed to the batch only when the job succeeded.
+    """
 
+    def __init__(self, batch: _Batch, *, sqlite: bool = False, savepoint: bool = False) -> None:
+        self._batch = batch
+        self.sqlite = sqlite
+        self._savepoint = savepoint  # several jobs share the transaction: run in a savepoint
+        self.opened = False  # has this job touched the connection (and opened its savepoint)?
+        self._general = False  # has it used ``conn`` (any statement)? Then nothing more is deferred.
+        self._values: dict[Hashable, Any] = {}
+        self._writes: dict[Hashable, tuple[Any, dict[str, Any]]] = {}
+        self.events: list[StoredEvent] = []
+        self.callbacks: list[Callable[[], None]] = []
+
+    # -- the connection ----------------------------------------------------------------------
+    def _open(self) -> Connection:
+        """The connection, with earlier jobs' deferred writes stored (outside this job's
+        savepoint, so that this job failing does not take them back) and the savepoint open."""
+        if not self.opened:
+            self._batch.flush()
+            if self._savepoint:
+                self._batch.conn.exec_driver_sql("SAVEPOINT job")
+            self.opened = True
+        return self._batch.conn
+
+    @property
+    def conn(self) -> Connection:
+        """The connection for any statement. Whatever was deferred is stored first (this job's
+        own writes inside its savepoint), and the batch's cached values are dropped: the
+        statements may change what they describe."""
+        conn = self._open()
+        if not self._general:
+            self._general = True
+            if self._writes:
+                pending = _Batch(conn)
+                pending.writes = self._writes
+                self._writes = {}
+                pending.flush()
+            self._values.clear()
+            self._batch.values.clear()
+        return conn
+
+    def reader(self) -> Connection:
+        """The connection for reads that may be served from a cache anyway (they do not see
+        this job's deferred writes), without giving up deferring."""
+        return self._open() if not self._general else self.conn
+
+    # -- deferring ---------------------------------------------------------------------------
+    @property
+    def can_defer(self) -> bool:
+        """False once this job has run statements of its own (``conn``): from then on its
+        writes go straight to the database, in order with those statements."""
+        return not self._general
+
+    def batch_value(self, key: Hashable, load: Callable[[Connection], Any] | None = None) -> Any:
+        """A value kept for the rest of the transaction: this job's, else the batch's, else
+        ``load(conn)`` (None without ``load``). Values must not be changed in place."""
+        if self._general:
+            return load(self.conn) if load is not None else None
+        if key in self._values:
+            return self._values[key]
+        if key in self._batch.values:
+            return self._batch.values[key]
+        if load is None:
+            return None
+        value = self._values[key] = load(self._open())
+        return value
+
+    def set_batch_value(self, key: Hashable, value: Any) -> None:
+        if not self._general:
+            self._values[key] = value
+
+    def defer(self, stmt: Any, params: dict[str, Any], key: Hashable | None = None) -> None:
+        """Run ``stmt`` with ``params`` just before the commit (or before the next job that
+        needs the connection), batched with the same statement of other jobs. A later write with
+        the same ``key`` replaces this one."""
+        if self._general:
+            self.conn.execute(stmt, params)
+            return
+        self._writes[key if key is not None else ("row", len(self._writes), id(params))] = (stmt, params)
+
+    def _succeeded(self) -> None:
+        """Hand the staged writes and values to the batch (the job is done and released)."""
+        self._batch.writes.update(self._writes)
+        self._batch.values.update(self._values)
+
+    # -- the hall and its event log ----------------------------------------------------------
     def after_commit(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` (on the writer thread, quickly) once this job's transaction is committed."""
         self.callbacks.append(fn)
@@ -79,12 +205,14 @@ class Tx:
         if not self.sqlite:
             self.conn.execute(_LOCK_HALL, {"h": hall})
 
+    def hold_hall(self, hall: str) -> None:
+        """``lock_hall`` for a deferring job: the row is locked and its ``seq`` read once per
+        transaction (``emit_deferred`` counts on from there)."""
+        self.batch_value(("seq", hall), lambda conn: conn.execute(_READ_SEQ, {"h": hall}).scalar_one())
+
     def emit(self, hall: str, type_: str, at: datetime, data: dict[str, Any]) -> int:
         seq = self.conn.execute(_NEXT_SEQ, {"h": hall}).scalar_one()
-        envelope = _encode(
-            {"seq": seq, "type": type_, "at": at.isoformat(timespec="seconds"), "hall": hall, "data": data}
-        ).decode()
-        topic = type_.split(".", 1)[0]
+        envelope, topic = _envelope(seq, hall, type_, at, data)
         self.conn.execute(
             _INSERT_EVENT,
             {"hall_id": hall, "seq": seq, "type": type_, "topic": topic, "at_ms": int(at.timestamp() * 1000),
@@ -92,6 +220,27 @@ class Tx:
         )
         self.events.append(StoredEvent(hall, seq, type_, topic, envelope))
         return seq
+
+    def emit_deferred(self, hall: str, type_: str, at: datetime, data: dict[str, Any]) -> int:
+        """``emit`` for a deferring job: the next ``seq`` is counted here (the hall row is ours
+        to the commit), the event row and the hall's new ``seq`` are written with the batch."""
+        if self._general:
+            return self.emit(hall, type_, at, data)
+        seq = self.batch_value(("seq", hall), lambda conn: conn.execute(_READ_SEQ, {"h": hall}).scalar_one()) + 1
+        self.set_batch_value(("seq", hall), seq)
+        self.defer(_SET_SEQ, {"h": hall, "seq": seq}, key=("seq", hall))
+        envelope, topic = _envelope(seq, hall, type_, at, data)
+        self.defer(_INSERT_EVENT, {"hall_id": hall, "seq": seq, "type": type_, "topic": topic,
+                                   "at_ms": int(at.timestamp() * 1000), "envelope": envelope})
+        self.events.append(StoredEvent(hall, seq, type_, topic, envelope))
+        return seq
+
+
+def _envelope(seq: int, hall: str, type_: str, at: datetime, data: dict[str, Any]) -> tuple[str, str]:
+    envelope = _encode(
+        {"seq": seq, "type": type_, "at": at.isoformat(timespec="seconds"), "hall": hall, "data": data}
+    ).decode()
+    return envelope, type_.split(".", 1)[0]
 
 
 @dataclass
@@ -238,12 +387,15 @@ class Database:
     def _run_batch(self, conn: Connection, batch: list[_Job]) -> None:
         outcomes: list[tuple[_Job, Any, BaseException | None, list[StoredEvent]]] = []
         callbacks: list[Callable[[], None]] = []
+        shared = _Batch(conn)
         if len(batch) == 1:
             job = batch[0]
-            tx = Tx(conn, sqlite=self.is_sqlite)
+            tx = Tx(shared, sqlite=self.is_sqlite)
             try:
                 with conn.begin():
                     result = job.fn(tx, *job.args)
+                    tx._succeeded()
+                    shared.flush()
                 outcomes.append((job, result, None, tx.events))
                 callbacks += tx.callbacks
             except Exception as exc:
@@ -253,21 +405,27 @@ class Database:
         else:
             with conn.begin():
                 for job in batch:
-                    tx = Tx(conn, sqlite=self.is_sqlite)
-                    # Plain SAVEPOINT statements: SQLAlchemy's nested-transaction objects cost more
-                    # than the statements themselves, once per ticket.
-                    conn.exec_driver_sql("SAVEPOINT job")
+                    # Plain SAVEPOINT statements (opened by the job when it first needs the
+                    # connection): SQLAlchemy's nested-transaction objects cost more than the
+                    # statements themselves, once per ticket.
+                    tx = Tx(shared, sqlite=self.is_sqlite, savepoint=True)
                     try:
                         result = job.fn(tx, *job.args)
-                        conn.exec_driver_sql("RELEASE SAVEPOINT job")
+                        if shared.broken is not None:
+                            raise shared.broken
+                        if tx.opened:
+                            conn.exec_driver_sql("RELEASE SAVEPOINT job")
+                        tx._succeeded()
                         outcomes.append((job, result, None, tx.events))
                         callbacks += tx.callbacks
                     except Exception as exc:
-                        if conn.invalidated or is_unavailable(exc):
+                        if shared.broken is not None or conn.invalidated or is_unavailable(exc):
                             raise  # the whole batch fails, its connection is replaced
-                        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT job")
-                        conn.exec_driver_sql("RELEASE SAVEPOINT job")
+                        if tx.opened:
+                            conn.exec_driver_sql("ROLLBACK TO SAVEPOINT job")
+                            conn.exec_driver_sql("RELEASE SAVEPOINT job")
                         outcomes.append((job, None, exc, []))
+                shared.flush()
         committed = [e for _, _, err, evs in outcomes if err is None for e in evs]
         if committed:
             for publish in self._publishers:

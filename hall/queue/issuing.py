@@ -6,6 +6,7 @@ Each runs inside one write transaction (``fn(tx, hall, ...)``) and appends its e
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -59,6 +60,10 @@ def replayed(conn: Connection, hall: str, key: str | None) -> Issued | None:
 
 
 def issue_ticket(tx: Tx, h: HallRuntime, req: IssueRequest) -> Issued:
+    if tx.can_defer and _plain(h, req):
+        svc = h.cfg.service(req.service)
+        if svc is not None:
+            return _issue_deferred(tx, h, svc, req)
     conn, hall = tx.conn, h.id
     prev = replayed(conn, hall, req.idempotency_key)
     if prev is not None:
@@ -117,6 +122,66 @@ def issue_ticket(tx: Tx, h: HallRuntime, req: IssueRequest) -> Issued:
     return Issued(201, body)
 
 
+def _plain(h: HallRuntime, req: IssueRequest) -> bool:
+    """A ticket with no appointment, no person behind it (nothing to check against other rows)
+    and the least priority boost (every waiting ticket of its service is ahead of it)."""
+    return (not req.appointment_id and not req.person_hash
+            and h.policy.boost_s.get(req.priority, 0) <= min(h.policy.boost_s.values()))
+
+
+def _issue_deferred(tx: Tx, h: HallRuntime, svc: Any, req: IssueRequest) -> Issued:
+    """``issue_ticket`` for a plain ticket without a statement of its own (hall.db.database._Batch).
+
+    The first such job of a write batch locks the hall row and reads its ``seq``, the day's
+    counters and the waiting counts; later ones count on from those in memory, and the ticket,
+    its event, the counter and the hall's ``seq`` are written with the batch's other rows just
+    before the commit. The same figures as ``issue_ticket``'s statements would give: the hall
+    row stays locked to the commit, so no other writer changes them meanwhile, and a job that runs
+    statements of its own stores the deferred rows before and makes the batch read them again.
+    """
+    hall, key = h.id, req.idempotency_key
+    if key:
+        prev = tx.batch_value(("idempotency", hall, key))
+        if prev is None:
+            prev = replayed(tx.reader(), hall, key)
+        if prev is not None:
+            return prev
+    tx.hold_hall(hall)  # before the counters, as issue_ticket takes the hall row first
+    now = h.now()
+    now_ms, day = ms(now), now.date().isoformat()
+    counters = tx.batch_value(("counters", hall, day), lambda conn: repo.counters_of(conn, hall, day))
+    waiting_by = tx.batch_value(("waiting", hall), lambda conn: repo.waiting_counts(conn, hall))
+    counter, before = counters.get(svc.code, 0) + 1, waiting_by.get(svc.code, 0)
+    tx.set_batch_value(("counters", hall, day), {**counters, svc.code: counter})
+    tx.set_batch_value(("waiting", hall), {**waiting_by, svc.code: before + 1})
+    repo.set_counter(tx, hall, svc.code, day, counter)
+    ticket_id = secrets.token_hex(10)
+    number = f"{svc.prefix}{counter:03d}"
+    seq = tx.emit_deferred(hall, "ticket.issued", now, {
+        "ticket": number, "ticket_id": ticket_id, "service": svc.code, "channel": req.channel,
+        "priority": req.priority, "waiting": before + 1,
+    })
+    tx.defer(repo.INSERT_TICKET, {
+        "id": ticket_id, "hall_id": hall, "service": svc.code, "origin_service": svc.code, "day": day,
+        "counter": counter, "number": number, "channel": req.channel, "status": "waiting",
+        "priority": req.priority, "issued_ms": now_ms, "queued_ms": now_ms, "qseq": seq, "person_hash": None,
+        "masked_name": req.masked_name, "appointment_id": None,
+    })
+    # The estimate's inputs are cached for seconds anyway; when they are read here, they miss the
+    # rows this batch has not written yet (this ticket is counted through ``ahead``).
+    est = _estimate(tx.reader, h, svc.code, before)
+    body = {
+        "id": ticket_id, "number": number, "service": svc.code, "channel": req.channel, "status": "waiting",
+        "priority": req.priority, "ahead": before, "est_wait_s": est, "issued_at": h.iso(now_ms),
+        "track_url": f"/t/{ticket_id}",
+    }
+    if key:
+        tx.defer(_INSERT_IDEM, {"hall_id": hall, "key": key, "status": 201,
+                                "body": msgspec.json.encode(body).decode(), "created_ms": now_ms})
+        tx.set_batch_value(("idempotency", hall, key), Issued(201, body, replayed=True))
+    return Issued(201, body)
+
+
 def already_waiting(service_name: str) -> Conflict:
     return Conflict(
         f"您已有「{service_name}」的排队号，请勿重复取号",
@@ -166,6 +231,11 @@ def _appointment_priority(h: HallRuntime, appt: Any, now_ms: int) -> str:
 
 
 def estimate_for(conn: Connection, h: HallRuntime, service: str, ahead: int) -> int:
+    """Predicted wait for a ticket with ``ahead`` people of its service before it (``_estimate``)."""
+    return _estimate(lambda: conn, h, service, ahead)
+
+
+def _estimate(reader: Callable[[], Connection], h: HallRuntime, service: str, ahead: int) -> int:
     """Predicted wait for a ticket with ``ahead`` people of its service before it.
 
     Counts the windows someone is at (a tidal window for the services it took; a closing one
@@ -175,10 +245,10 @@ def estimate_for(conn: Connection, h: HallRuntime, service: str, ahead: int) -> 
     Inputs are cached for a moment.
     """
     svc = h.cfg.service(service)
-    windows_now = h.cached("open_windows", 2.0, lambda: _staffed_windows(conn, h))
-    waiting = h.cached("waiting", 1.0, lambda: repo.waiting_counts(conn, h.id))
+    windows_now = h.cached("open_windows", 2.0, lambda: _staffed_windows(reader(), h))
+    waiting = h.cached("waiting", 1.0, lambda: repo.waiting_counts(reader(), h.id))
     day_start = ms(h.now().replace(hour=0, minute=0, second=0, microsecond=0))
-    recent = h.cached(f"recent:{service}", 15.0, lambda: repo.recent_service_s(conn, h.id, service, day_start))
+    recent = h.cached(f"recent:{service}", 15.0, lambda: repo.recent_service_s(reader(), h.id, service, day_start))
     mean = mean_service_s(recent, svc.service_min)
     counts = {**waiting, service: max(waiting.get(service, 0), ahead + 1)}
     staffed = [(served, st) for served, st in windows_now if st != "away"]

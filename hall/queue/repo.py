@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, text, union_all, update
 
+from hall.db.database import Tx
 from hall.db.models import ticket_t, window_t
 from hall.queue.policy import PRIORITY_CLASSES, CallingPolicy, Waiting
 
@@ -20,7 +21,12 @@ _ALLOCATE = text(
     "INSERT INTO service_counter (hall_id, service, day, last) VALUES (:hall, :service, :day, 1) "
     "ON CONFLICT (hall_id, service, day) DO UPDATE SET last = service_counter.last + 1 RETURNING last"
 )
-_INSERT_TICKET = insert(ticket_t)
+_SET_COUNTER = text(
+    "INSERT INTO service_counter (hall_id, service, day, last) VALUES (:hall, :service, :day, :last) "
+    "ON CONFLICT (hall_id, service, day) DO UPDATE SET last = excluded.last"
+)
+_COUNTERS = text("SELECT service, last FROM service_counter WHERE hall_id = :hall AND day = :day")
+INSERT_TICKET = _INSERT_TICKET = insert(ticket_t)
 _GET_TICKET = select(ticket_t).where(ticket_t.c.hall_id == bindparam("h"), ticket_t.c.id == bindparam("id"))
 _GET_TICKET_LOCK = _GET_TICKET.with_for_update()
 _GET_WINDOW = select(window_t).where(window_t.c.hall_id == bindparam("h"), window_t.c.window == bindparam("w"))
@@ -39,6 +45,18 @@ _WAITING_COUNTS = (
 def allocate_number(conn: Connection, hall: str, service: str, day: str) -> int:
     """The next counter for (hall, service, day), atomically: no duplicates, no gaps from races."""
     return conn.execute(_ALLOCATE, {"hall": hall, "service": service, "day": day}).scalar_one()
+
+
+def counters_of(conn: Connection, hall: str, day: str) -> dict[str, int]:
+    """The last number given out per service of ``hall`` on ``day``."""
+    return {service: last for service, last in conn.execute(_COUNTERS, {"hall": hall, "day": day})}
+
+
+def set_counter(tx: Tx, hall: str, service: str, day: str, last: int) -> None:
+    """Record ``last`` as the counter of (hall, service, day) with the batch's writes (the hall
+    row lock, held by the caller, is what keeps other writers from the counter meanwhile)."""
+    tx.defer(_SET_COUNTER, {"hall": hall, "service": service, "day": day, "last": last},
+             key=("counter", hall, service, day))
 
 
 def insert_ticket(conn: Connection, **values: Any) -> None:
