@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 async def cancel_and_wait(tasks: Iterable[asyncio.Task | None], *, timeout_s: float = 5.0, what: str = "") -> None:
     """Cancel ``tasks`` and wait until they have ended (re-cancelling every 0.1 s), at most ``timeout_s``."""
-    pending = {t for t in tasks if t is not None and not t.done()}
+    todo = [t for t in tasks if t is not None]
+    pending = {t for t in todo if not t.done()}
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while pending:
@@ -29,3 +30,6 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task | None], *, timeout_s: fl
                         timeout_s)
             return
         _, pending = await asyncio.wait(pending, timeout=min(0.1, left))
+    for t in todo:  # take a failed task's error, as ``await`` did, so asyncio does not report it unread
+        if not t.cancelled():
+            t.exception()
