@@ -205,10 +205,10 @@ class Tx:
         if not self.sqlite:
             self.conn.execute(_LOCK_HALL, {"h": hall})
 
-    def hold_hall(self, hall: str) -> None:
+    def hold_hall(self, hall: str) -> int:
         """``lock_hall`` for a deferring job: the row is locked and its ``seq`` read once per
-        transaction (``emit_deferred`` counts on from there)."""
-        self.batch_value(("seq", hall), lambda conn: conn.execute(_READ_SEQ, {"h": hall}).scalar_one())
+        transaction; the hall's last ``seq`` so far (``emit_deferred`` counts on from there)."""
+        return self.batch_value(("seq", hall), lambda conn: conn.execute(_READ_SEQ, {"h": hall}).scalar_one())
 
     def emit(self, hall: str, type_: str, at: datetime, data: dict[str, Any]) -> int:
         seq = self.conn.execute(_NEXT_SEQ, {"h": hall}).scalar_one()
@@ -226,7 +226,7 @@ class Tx:
         to the commit), the event row and the hall's new ``seq`` are written with the batch."""
         if self._general:
             return self.emit(hall, type_, at, data)
-        seq = self.batch_value(("seq", hall), lambda conn: conn.execute(_READ_SEQ, {"h": hall}).scalar_one()) + 1
+        seq = self.hold_hall(hall) + 1
         self.set_batch_value(("seq", hall), seq)
         self.defer(_SET_SEQ, {"h": hall, "seq": seq}, key=("seq", hall))
         envelope, topic = _envelope(seq, hall, type_, at, data)

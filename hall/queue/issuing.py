@@ -105,17 +105,13 @@ def issue_ticket(tx: Tx, h: HallRuntime, req: IssueRequest) -> Issued:
             .where(appointment_t.c.id == req.appointment_id)
             .values(status="checked_in", ticket_id=ticket_id)
         )
-    if h.policy.boost_s.get(priority, 0) <= min(h.policy.boost_s.values()):
+    if _least_boost(h, priority):
         ahead = before  # the least boost, joining now: every waiting ticket of the service is ahead
     else:
         ahead = repo.count_ahead(conn, hall, svc.code, Waiting(ticket_id, svc.code, priority, now_ms, 0, seq),
                                  h.policy)
-    est = estimate_for(conn, h, svc.code, ahead)
-    body = {
-        "id": ticket_id, "number": number, "service": svc.code, "channel": req.channel, "status": "waiting",
-        "priority": priority, "ahead": ahead, "est_wait_s": est, "issued_at": h.iso(now_ms),
-        "track_url": f"/t/{ticket_id}",
-    }
+    body = _answer(h, ticket_id, number, svc.code, req.channel, priority, ahead,
+                   estimate_for(conn, h, svc.code, ahead), now_ms)
     if req.idempotency_key:
         conn.execute(_INSERT_IDEM, {"hall_id": hall, "key": req.idempotency_key, "status": 201,
                                     "body": msgspec.json.encode(body).decode(), "created_ms": now_ms})
@@ -125,8 +121,23 @@ def issue_ticket(tx: Tx, h: HallRuntime, req: IssueRequest) -> Issued:
 def _plain(h: HallRuntime, req: IssueRequest) -> bool:
     """A ticket with no appointment, no person behind it (nothing to check against other rows)
     and the least priority boost (every waiting ticket of its service is ahead of it)."""
-    return (not req.appointment_id and not req.person_hash
-            and h.policy.boost_s.get(req.priority, 0) <= min(h.policy.boost_s.values()))
+    return not req.appointment_id and not req.person_hash and _least_boost(h, req.priority)
+
+
+def _least_boost(h: HallRuntime, priority: str) -> bool:
+    """Whether ``priority`` has the hall's least boost: a ticket of it joining now is behind every
+    waiting ticket of its service."""
+    return h.policy.boost_s.get(priority, 0) <= min(h.policy.boost_s.values())
+
+
+def _answer(h: HallRuntime, ticket_id: str, number: str, service: str, channel: str, priority: str,
+            ahead: int, est_wait_s: int, now_ms: int) -> dict[str, Any]:
+    """The 201 body of an issued ticket (also what an Idempotency-Key replays)."""
+    return {
+        "id": ticket_id, "number": number, "service": service, "channel": channel, "status": "waiting",
+        "priority": priority, "ahead": ahead, "est_wait_s": est_wait_s, "issued_at": h.iso(now_ms),
+        "track_url": f"/t/{ticket_id}",
+    }
 
 
 def _issue_deferred(tx: Tx, h: HallRuntime, svc: Any, req: IssueRequest) -> Issued:
@@ -169,12 +180,8 @@ def _issue_deferred(tx: Tx, h: HallRuntime, svc: Any, req: IssueRequest) -> Issu
     })
     # The estimate's inputs are cached for seconds anyway; when they are read here, they miss the
     # rows this batch has not written yet (this ticket is counted through ``ahead``).
-    est = _estimate(tx.reader, h, svc.code, before)
-    body = {
-        "id": ticket_id, "number": number, "service": svc.code, "channel": req.channel, "status": "waiting",
-        "priority": req.priority, "ahead": before, "est_wait_s": est, "issued_at": h.iso(now_ms),
-        "track_url": f"/t/{ticket_id}",
-    }
+    body = _answer(h, ticket_id, number, svc.code, req.channel, req.priority, before,
+                   _estimate(tx.reader, h, svc.code, before), now_ms)
     if key:
         tx.defer(_INSERT_IDEM, {"hall_id": hall, "key": key, "status": 201,
                                 "body": msgspec.json.encode(body).decode(), "created_ms": now_ms})
