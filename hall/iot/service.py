@@ -167,6 +167,11 @@ class IotService:
                 log.exception("iot: screen presence subscription failed; subscribing again")
                 await asyncio.sleep(1)
 
+    def _presence_s(self) -> float:
+        """How often to announce: ``PRESENCE_S``, or a third of the shortest ``screen_dark_s`` of
+        the halls when that is shorter, so a screen open here is never dark for its owner."""
+        return min([PRESENCE_S] + [h.cfg.iot.screen_dark_s / 3 for h in self.server.halls.values()])
+
     def _announce_screens(self) -> None:
         """Say which registered screens are open here, for the owners of their halls elsewhere."""
         channels = self.server.channels
@@ -263,7 +268,7 @@ class IotService:
         while True:
             await asyncio.sleep(TICK_S)
             try:
-                if time.monotonic() - last_presence >= PRESENCE_S:
+                if time.monotonic() - last_presence >= self._presence_s():
                     last_presence = time.monotonic()
                     self._announce_screens()
                 self.tick()
