@@ -7,20 +7,28 @@ to sign in. Browsers get it as an HttpOnly cookie, programs as a bearer token.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from typing import Any
 
 from pwdlib import PasswordHash
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from hall.db.database import Tx
-from hall.db.models import session_t, staff_t
+from hall.db.models import login_guard_t, session_t, staff_t
 from hall.errors import BadRequest, Conflict, Unauthorized
+from hall.ratelimit import LockState, after_failure, locked
 from hall.runtime import Actor
 
 ROLES = ("clerk", "duty_officer", "facility", "manager", "admin")
 SESSION_HOURS = 12
 COOKIE = "hall_session"
+# Wrong passwords: the tenth within ten minutes, from one address or at one account, locks that
+# address or account out of signing in for ten minutes.
+LOGIN_MAX_FAILURES = 10
+LOGIN_WINDOW_MS = 600_000
+LOGIN_LOCKOUT_MS = 600_000
 
 _hasher = PasswordHash.recommended()
 _DUMMY = _hasher.hash("not-a-password")
@@ -66,6 +74,49 @@ def verify_password(conn: Connection, username: str, password: str) -> Actor:
     if not _hasher.verify(password, row.password_hash):
         raise bad_login()
     return Actor(row.username, row.role, row.hall_id, row.display_name)
+
+
+def login_keys(secret: bytes, username: str, ip: str) -> tuple[str, str]:
+    """The guard's keys for a sign-in: the account and the client's address, each as an HMAC (the
+    table never holds an address, and a copy of it cannot be reversed by trying every address)."""
+    return tuple(hmac.new(secret, f"login|{k}".encode(), hashlib.sha256).hexdigest()  # type: ignore[return-value]
+                 for k in (f"user:{username}", f"ip:{ip}"))
+
+
+def _guard_states(conn: Connection, keys: tuple[str, ...], lock: bool = False) -> dict[str, LockState]:
+    q = select(login_guard_t).where(login_guard_t.c.key_hash.in_(keys))
+    rows = conn.execute(q.with_for_update() if lock else q).all()
+    return {r.key_hash: LockState(r.failures, r.first_ms, r.locked_until_ms) for r in rows}
+
+
+def login_wait(conn: Connection, keys: tuple[str, ...], now_ms: int) -> int | None:
+    """Seconds until every locked key of a sign-in opens again, or None when none is locked."""
+    waits = [w for st in _guard_states(conn, keys).values() if (w := locked(st, now_ms)) is not None]
+    return max(waits) if waits else None
+
+
+def login_failed(tx: Tx, keys: tuple[str, ...], now_ms: int) -> None:
+    """Count a wrong password for each key. The rows are made if missing and then locked, so two
+    processes counting at once both count (PostgreSQL); SQLite has one writer anyway."""
+    ins = (postgresql.insert if tx.conn.dialect.name == "postgresql" else sqlite.insert)(login_guard_t)
+    tx.conn.execute(ins.on_conflict_do_nothing(), [{"key_hash": k, "failures": 0, "first_ms": now_ms} for k in keys])
+    states = _guard_states(tx.conn, keys, lock=True)
+    for k in keys:
+        st = states.get(k)
+        new = after_failure(st if st and st.failures else None, now_ms, LOGIN_MAX_FAILURES, LOGIN_WINDOW_MS,
+                            LOGIN_LOCKOUT_MS)
+        tx.conn.execute(update(login_guard_t).where(login_guard_t.c.key_hash == k).values(
+            failures=new.failures, first_ms=new.first_ms, locked_until_ms=new.locked_until_ms))
+    # Rows of keys long quiet are of no use: keep the table as small as the recent failures.
+    tx.conn.execute(delete(login_guard_t).where(login_guard_t.c.first_ms < now_ms - 24 * 3600_000,
+                                                (login_guard_t.c.locked_until_ms.is_(None))
+                                                | (login_guard_t.c.locked_until_ms < now_ms)))
+
+
+def login_succeeded(tx: Tx, keys: tuple[str, ...]) -> None:
+    """A right password forgives the account's and the address's earlier failures, unless locked."""
+    tx.conn.execute(delete(login_guard_t).where(login_guard_t.c.key_hash.in_(keys),
+                                                login_guard_t.c.locked_until_ms.is_(None)))
 
 
 def create_session(tx: Tx, actor: Actor, now_ms: int) -> str:

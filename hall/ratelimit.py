@@ -1,45 +1,34 @@
-"""Failures counted per key over a sliding window; too many lock the key out for a while (pure).
+"""Failures counted per key within a window; too many lock the key out for a while (pure).
 
-Used for staff logins: guessing passwords from one address, or at one account, stops after a few
-tries. Kept in the server's memory (one process); the clock is injected.
+Used for staff sign-ins (per account and per address, hall.auth) and for pickup codes at lockers
+(per source, hall.iot.lockers). The state lives in the database, so every server process of a
+deployment counts the same failures and a restart forgives nothing; this module only decides.
 """
 
 from __future__ import annotations
 
-import time
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
-@dataclass
-class FailureLimiter:
-    max_failures: int = 10
-    window_s: float = 600.0
-    lockout_s: float = 600.0
-    clock: Callable[[], float] = time.monotonic
-    _fails: dict[str, deque[float]] = field(default_factory=dict)
-    _locked: dict[str, float] = field(default_factory=dict)
+@dataclass(frozen=True, slots=True)
+class LockState:
+    failures: int
+    first_ms: int
+    locked_until_ms: int | None
 
-    def retry_after(self, *keys: str) -> int | None:
-        """Seconds until the first locked key opens again, or None when none is locked."""
-        now = self.clock()
-        waits = [until - now for k in keys if (until := self._locked.get(k)) is not None and until > now]
-        return int(max(waits)) + 1 if waits else None
 
-    def failed(self, *keys: str) -> None:
-        now = self.clock()
-        if len(self._fails) > 50_000:  # bounded whatever arrives
-            self._fails.clear()
-        for k in keys:
-            q = self._fails.setdefault(k, deque())
-            q.append(now)
-            while q and now - q[0] > self.window_s:
-                q.popleft()
-            if len(q) >= self.max_failures:
-                self._locked[k] = now + self.lockout_s
-                q.clear()
+def after_failure(st: LockState | None, now: int, max_failures: int, window_ms: int, lockout_ms: int) -> LockState:
+    """One more failure for a key: counted within a window from the first; the ``max_failures``-th
+    locks the key out for ``lockout_ms``. A window that has passed, or a lockout that has ended,
+    starts the count afresh."""
+    if st is None or now - st.first_ms > window_ms or (st.locked_until_ms and now >= st.locked_until_ms):
+        st = LockState(0, now, None)
+    failures = st.failures + 1
+    return LockState(failures, st.first_ms, now + lockout_ms if failures >= max_failures else None)
 
-    def succeeded(self, *keys: str) -> None:
-        for k in keys:
-            self._fails.pop(k, None)
+
+def locked(st: LockState | None, now: int) -> int | None:
+    """Whole seconds left of a lockout (rounded up), or None when the key is free."""
+    if st is None or st.locked_until_ms is None or now >= st.locked_until_ms:
+        return None
+    return -(-(st.locked_until_ms - now) // 1000)

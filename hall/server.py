@@ -16,7 +16,6 @@ from hall.db.models import hall_t, window_t
 from hall.errors import NotFound
 from hall.metrics import Metrics
 from hall.queue.ankang import AnkangVerifier
-from hall.ratelimit import FailureLimiter
 from hall.runtime import HallRuntime
 from hall.stream import channel_name, wire
 
@@ -45,7 +44,6 @@ class HallServer:
     # turn that off and call staffing_tick() when they mean it.
     auto_staffing: bool = True
     iot: Any = None  # hall.iot.service.IotService: devices over MQTT (set by bootstrap)
-    logins: FailureLimiter = field(default_factory=FailureLimiter)  # wrong passwords per account and address
     # A screen whose one send blocks this long has stopped reading: it is dropped (hall.web.stream).
     ws_send_timeout_s: float = 10.0
     # The kernel's send buffer of each stream socket (0: the system's, which grows to megabytes):

@@ -369,6 +369,17 @@ class PickupLockRow(SQLModel, table=True):
     locked_until_ms: int | None = Field(default=None, sa_type=BigInteger)
 
 
+class LoginGuardRow(SQLModel, table=True):
+    """Failed staff sign-ins per account and per address (keyed by an HMAC, never the name or the
+    address itself): shared by every server process, so N processes do not give N times the tries."""
+
+    __tablename__ = "login_guard"
+    key_hash: str = Field(primary_key=True, max_length=64)
+    failures: int = 0
+    first_ms: int = Field(default=0, sa_type=BigInteger)
+    locked_until_ms: int | None = Field(default=None, sa_type=BigInteger)
+
+
 hall_t = HallRow.__table__
 event_t = EventRow.__table__
 counter_t = ServiceCounter.__table__
@@ -388,6 +399,7 @@ command_t = CommandRow.__table__
 slot_t = LockerSlotRow.__table__
 deposit_t = DepositRow.__table__
 pickup_lock_t = PickupLockRow.__table__
+login_guard_t = LoginGuardRow.__table__
 
 
 class ShiftNoteRow(SQLModel, table=True):

@@ -28,6 +28,7 @@ from hall.db.database import Tx
 from hall.db.models import deposit_t, pickup_lock_t, slot_t
 from hall.errors import Conflict, HallError, NotFound, TooManyRequests
 from hall.iot import rules
+from hall.ratelimit import LockState, after_failure, locked
 from hall.runtime import HallRuntime, ms
 
 ACTIVE = ("opening", "stored", "picking")
@@ -63,29 +64,6 @@ def code_hash(secret: bytes, hall: str, code: str) -> str:
 
 def new_code(digits: int) -> str:
     return "".join(secrets.choice("0123456789") for _ in range(digits))
-
-
-@dataclass(frozen=True, slots=True)
-class LockState:
-    failures: int
-    first_ms: int
-    locked_until_ms: int | None
-
-
-def after_wrong_code(st: LockState | None, now: int, max_wrong: int, window_ms: int,
-                     lockout_ms: int) -> LockState:
-    """A wrong code from a source: counted within a window; the ``max_wrong``-th locks it out."""
-    if st is None or now - st.first_ms > window_ms or (st.locked_until_ms and now >= st.locked_until_ms):
-        st = LockState(0, now, None)
-    failures = st.failures + 1
-    return LockState(failures, st.first_ms, now + lockout_ms if failures >= max_wrong else None)
-
-
-def locked(st: LockState | None, now: int) -> int | None:
-    """Seconds left of a lockout, or None."""
-    if st is None or st.locked_until_ms is None or now >= st.locked_until_ms:
-        return None
-    return -(-(st.locked_until_ms - now) // 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +172,7 @@ def start_pickup(tx: Tx, h: HallRuntime, now: datetime, code: str, source: str) 
     r = tx.conn.execute(select(deposit_t).where(
         deposit_t.c.hall_id == h.id, deposit_t.c.code_hash == digest, deposit_t.c.state == "stored")).first()
     if r is None or r.expires_ms <= now_ms:
-        new = after_wrong_code(st, now_ms, cfg.max_wrong_codes, cfg.wrong_window_min * 60_000,
+        new = after_failure(st, now_ms, cfg.max_wrong_codes, cfg.wrong_window_min * 60_000,
                                cfg.lockout_min * 60_000)
         values = {"failures": new.failures, "first_ms": new.first_ms, "locked_until_ms": new.locked_until_ms}
         if st is None:

@@ -5,11 +5,15 @@ of the one process that holds the hall's lease. Behind a shared address any proc
 ``/api/v1/halls/{hall}/devices…``, ``…/commands…`` or ``…/lockers…``; one that does not own the hall
 passes the request on, as it came, to the owner's private address and returns the owner's answer.
 A forwarded request carries ``X-Hall-Forwarded``, and is never forwarded again (an owner that has
-just lost the lease answers itself rather than bounce the request around).
+just lost the lease answers itself rather than bounce the request around). It also carries the
+visitor's own address, signed with the deployment's secret (``X-Hall-Client``): the owner counts a
+locker's wrong codes by that address, not by the forwarding process's, and a client cannot forge it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import re
 from typing import Any
@@ -22,9 +26,25 @@ log = logging.getLogger(__name__)
 
 OWNED_PATHS = re.compile(r"^/api/v1/halls/([^/]+)/(devices|commands|lockers)(/|$)")
 FORWARDED = "x-hall-forwarded"
+CLIENT = "x-hall-client"  # "address signature": the original client's address, signed (client_of)
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-connection", "host",
                "content-length"}
 TIMEOUT_S = 30.0  # a pickup waits for the locker's door (up to its own timeout) on the owner
+
+
+def _sign(secret: bytes, address: str) -> str:
+    return hmac.new(secret, f"client|{address}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def client_of(server: HallServer, address: str, headers: Any) -> str:
+    """The client's address: the connection's own, or, on a request forwarded by another process of
+    the deployment, the original client's (only when its signature checks out)."""
+    claimed = headers.get(CLIENT) if headers is not None else None
+    if claimed:
+        addr, _, sig = claimed.rpartition(" ")
+        if addr and hmac.compare_digest(sig, _sign(server.secret, addr)):
+            return addr
+    return address
 
 
 def _unavailable() -> tuple[int, list[tuple[bytes, bytes]], bytes]:
@@ -69,6 +89,7 @@ def forwarding(server: HallServer) -> Any:
             client_addr = scope.get("client")
             if client_addr:
                 fwd["x-forwarded-for"] = client_addr[0]
+                fwd[CLIENT] = f"{client_addr[0]} {_sign(server.secret, client_addr[0])}"
             if "c" not in client:
                 client["c"] = httpx.AsyncClient(timeout=TIMEOUT_S)
             url = owner[1].rstrip("/") + scope["path"] + (("?" + scope["query_string"].decode("latin-1"))

@@ -4,7 +4,9 @@ Two processes with two halls: each owns one hall's single-writer work (hall.leas
 made through one process reaches a screen on the other; tickets issued through both never share a
 number; a device request sent to the process that does not own the hall is answered by the owner;
 when the owner is killed, the other takes its hall over within the lease's length, the hall's
-devices stay online, and when it is back the halls are spread again. Also ``hall serve --workers 2``
+devices stay online, and when it is back the halls are spread again; wrong pickup codes sent
+through the other process count under the visitor's address; wrong passwords sent to both
+processes add up to one lockout. Also ``hall serve --workers 2``
 on one port. Runs where PostgreSQL, Redis and Mosquitto answer (CI's PostgreSQL pass).
 """
 
@@ -127,7 +129,10 @@ def cluster(tmp_path: Path, database: str) -> Iterator[dict[str, Any]]:
     env.update(HALL_DATA_DIR=str(tmp_path), HALL_DATABASE_URL=database, HALL_SECRET="mp-secret",
                HALL_CLOCK=CLOCK, HALL_REDIS_URL=os.environ["HALL_TEST_REDIS_URL"],
                HALL_REDIS_PREFIX=f"mp{uuid.uuid4().hex[:8]}", HALL_MQTT_URL=broker.url(), PYTHONUNBUFFERED="1",
-               HALL_LOG_LEVEL="INFO")
+               HALL_LOG_LEVEL="INFO",
+               # As on separate machines: uvicorn trusts X-Forwarded-For from loopback by default,
+               # which would hide whose address a process forwarded; here no process trusts another.
+               FORWARDED_ALLOW_IPS="192.0.2.1")
     configs = hall_files(tmp_path)
     cfg_args = [a for c in configs for a in ("--config", str(c))]
     procs: list[Proc] = []
@@ -325,6 +330,30 @@ def test_two_processes_share_the_halls_the_stream_and_the_devices(cluster):
     wait_for(lambda: spread(nodes), 40, "the halls spread over both processes again")
     for d in devs.values():
         d.stop(clean=True)
+
+    # Wrong pickup codes sent through the process that does not own the hall are counted on the
+    # owner under the visitor's own address (signed by the forwarder), not the forwarder's: one
+    # visitor guessing from 127.0.0.2 is locked out, and the next one, from 127.0.0.1, is not.
+    owns = wait_for(lambda: spread(nodes), 40, "the halls spread over both processes")
+    other = next(port for n, (_p, port) in nodes.items() if hall not in owns[n])
+    with httpx.Client(base_url=f"http://127.0.0.1:{other}", timeout=30,
+                      transport=httpx.HTTPTransport(local_address="127.0.0.2")) as guesser:
+        answers = [guesser.post(f"{api}/lockers/pickup", json={"code": "00000000"}) for _ in range(11)]
+    assert [a.status_code for a in answers] == [404] * 9 + [429, 429], [a.text for a in answers]
+    r = httpx.post(f"http://127.0.0.1:{other}{api}/lockers/pickup", json={"code": "00000000"}, timeout=30)
+    assert r.status_code == 404 and r.json()["error"] == "bad_code" and r.json()["tries_left"] == 9, r.text
+
+    # Wrong passwords count across processes: five on each lock the sign-in out on both (two
+    # processes do not give twice the tries). Last, as it locks this address out for ten minutes.
+    ports = [port for _p, port in nodes.values()]
+    for i in range(10):
+        r = httpx.post(f"http://127.0.0.1:{ports[i % 2]}/api/v1/auth/login",
+                       json={"username": f"{hall}-c1", "password": "wrong-guess"}, timeout=30)
+        assert r.status_code == 401, r.text
+    for port in ports:
+        r = httpx.post(f"http://127.0.0.1:{port}/api/v1/auth/login",
+                       json={"username": f"{hall}-c1", "password": PASSWORD}, timeout=30)
+        assert r.status_code == 429 and r.json()["error"] == "login_locked", r.text
 
 
 def test_workers_on_one_port(cluster):

@@ -6,12 +6,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hall.iot.lockers import (
-    LockState,
     SlotInfo,
-    after_wrong_code,
     choose_slot,
     code_hash,
-    locked,
     reconcile_slots,
 )
 
@@ -21,23 +18,6 @@ def test_choose_slot_picks_the_lowest_free_one(specs) -> None:
     slots = [SlotInfo(i + 1, door, occ, "d" if taken else None) for i, (door, occ, taken) in enumerate(specs)]
     free = [s.slot for s in slots if s.door == "closed" and not s.occupied and s.deposit_id is None]
     assert choose_slot(slots) == (min(free) if free else None)
-
-
-def test_the_tenth_wrong_code_locks_out_for_the_lockout() -> None:
-    st_: LockState | None = None
-    for i in range(9):
-        st_ = after_wrong_code(st_, i * 1000, 10, 900_000, 900_000)
-        assert locked(st_, i * 1000) is None
-    st_ = after_wrong_code(st_, 9_000, 10, 900_000, 900_000)
-    assert locked(st_, 9_000) == 900
-    assert locked(st_, 9_000 + 900_000) is None
-
-
-def test_wrong_codes_spread_out_do_not_add_up() -> None:
-    st_ = None
-    for i in range(30):
-        st_ = after_wrong_code(st_, i * 200_000, 10, 900_000, 900_000)  # one every 200 s
-        assert locked(st_, i * 200_000) is None
 
 
 def test_codes_are_hashed_with_the_hall_secret() -> None:

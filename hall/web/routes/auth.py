@@ -10,7 +10,17 @@ from litestar.datastructures import Cookie
 from litestar.params import JSONBody
 
 from hall import audit
-from hall.auth import COOKIE, SESSION_HOURS, create_session, verify_password
+from hall.auth import (
+    COOKIE,
+    SESSION_HOURS,
+    create_session,
+    login_failed,
+    login_keys,
+    login_succeeded,
+    login_wait,
+    verify_password,
+)
+from hall.db.database import Tx
 from hall.errors import TooManyRequests, Unauthorized
 from hall.runtime import ms
 from hall.web.deps import audit_refusal, require_actor, server_of
@@ -32,8 +42,9 @@ class AuthController(Controller):
         wrong password or unknown username too (``refused``; the password is never stored)."""
         srv = server_of(request)
         ip = request.client.host if request.client else "?"
-        keys = (f"user:{data.username}", f"ip:{ip}")
-        wait = srv.logins.retry_after(*keys)
+        keys = login_keys(srv.secret, data.username, ip)
+        now = srv.clock.now
+        wait = await srv.db.read(login_wait, keys, ms(now()))
         if wait is not None:
             raise TooManyRequests(f"登录失败次数过多，请{-(-wait // 60)}分钟后再试",
                                   f"too many failed sign-ins; try again in {wait} s", code="login_locked",
@@ -41,14 +52,16 @@ class AuthController(Controller):
         try:
             actor = await srv.db.read(verify_password, data.username, data.password)
         except Unauthorized as exc:
-            srv.logins.failed(*keys)
+            await srv.db.write(login_failed, keys, ms(now()))
             await audit_refusal(request, None, data.username, data.username[:64], exc, ip=ip)
             raise
-        srv.logins.succeeded(*keys)
-        now = srv.clock.now
-        token = await srv.db.write(audit.audited(lambda tx: create_session(tx, actor, ms(now())),
-                                                 actor.hall_id or audit.GLOBAL, now, actor.username, "auth.login",
-                                                 actor.username, {"ip": ip}))
+
+        def sign_in(tx: Tx) -> str:
+            login_succeeded(tx, keys)
+            return create_session(tx, actor, ms(now()))
+
+        token = await srv.db.write(audit.audited(sign_in, actor.hall_id or audit.GLOBAL, now, actor.username,
+                                                 "auth.login", actor.username, {"ip": ip}))
         cookie = Cookie(key=COOKIE, value=token, httponly=True, samesite="lax", max_age=SESSION_HOURS * 3600,
                         path="/")
         body = {"token": token, "role": actor.role, "username": actor.username, "hall": actor.hall_id,

@@ -14,6 +14,7 @@ from hall.errors import BadRequest
 from hall.iot import lockers
 from hall.privacy import normalise_id, person_hash
 from hall.web.deps import STAFF_ROLES, refusals_audited, require_actor, server_of
+from hall.web.forward import client_of
 
 DEPOSITORS = ("clerk", "duty_officer", "manager", "admin")
 
@@ -69,7 +70,7 @@ class LockerController(Controller):
             srv.iot.twin(h, data.device)  # 404 for an unknown device
             source = f"device:{data.device}"
         else:
-            source = f"client:{request.client.host if request.client else '?'}"
+            source = f"client:{client_of(srv, request.client.host if request.client else '?', request.headers)}"
         return await srv.iot.pickup(h, code, source)
 
     @get("", operation_id="ListLockers")
