@@ -154,24 +154,68 @@ def _live(item: bytes) -> tuple[int, str, str, bytes]:
     return seq, topic, env, Frame(OP_TEXT, env.encode()).serialize(mask=False)
 
 
+def _write_direct(socket: WebSocket, frame: bytes) -> bool:
+    """Write a framed message straight to the connection's transport, if its ASGI server allows it
+    (uvicorn's protocols: whole-frame writes, and they say when they have sent the close frame) and
+    little waits unsent there; False when it must go through the ASGI send instead."""
+    protocol = socket.scope.get("hall.direct")  # type: ignore[call-overload]
+    if protocol is None or protocol.close_sent:
+        return False
+    transport = protocol.transport
+    if transport.is_closing() or transport.get_write_buffer_size() >= DIRECT_LIMIT:
+        return False
+    transport.write(frame)
+    return True
+
+
 async def _put(socket: WebSocket, text: str, bound: float, frame: bytes | None = None) -> None:
     """Send one message; past ``bound`` seconds blocked (the client's buffers are full) raise TooSlow.
 
-    With ``frame`` (the message framed already) and an ASGI server whose protocol allows it, the
-    frame is written to the transport directly when little is waiting there: for 200 screens the
-    ASGI send and its wrappers cost more than the write itself. Writes stay in order: the protocol
-    writes whole frames too, on the same event loop."""
-    protocol = socket.scope.get("hall.direct")  # type: ignore[call-overload]
-    if frame is not None and protocol is not None and not protocol.close_sent:
-        transport = protocol.transport
-        if not transport.is_closing() and transport.get_write_buffer_size() < DIRECT_LIMIT:
-            transport.write(frame)
-            return
+    With ``frame`` (the message framed already) it is written to the transport directly when that
+    is allowed (_write_direct): for 200 screens the ASGI send and its wrappers cost more than the
+    write itself. Writes stay in order: the protocol writes whole frames too, on the same loop."""
+    if frame is not None and _write_direct(socket, frame):
+        return
     try:
         async with asyncio.timeout(bound):
             await socket.send_text(text)
     except TimeoutError:
         raise TooSlow from None
+
+
+class _Caught:
+    """A stream that has sent everything up to ``last`` and waits on an empty queue (``on``): the
+    next event, if it is ``last + 1``, is written from the channel's delivery itself (_deliver)."""
+
+    __slots__ = ("last", "on")
+
+    def __init__(self) -> None:
+        self.last = 0
+        self.on = False
+
+
+def _deliver_directly(sub: Subscriber, socket: WebSocket, topics: set[str] | None, caught: _Caught) -> None:
+    """Let the channel's delivery write each live event to this screen itself while the screen is
+    caught up, as a broadcast does, instead of queueing it and waking the screen's task: with 200
+    screens per process those wake-ups were most of a call-out's fan-out. Anything else (a screen
+    behind, a gap, a full transport, an error) is queued for the task as before, in order."""
+    queue_it = sub.put_nowait
+
+    def put_nowait(item: bytes | None) -> bool:
+        if item is not None and caught.on and sub.qsize == 0:
+            try:
+                seq, topic, _env, frame = _live(item)
+                if seq <= caught.last:
+                    return True  # sent already
+                if seq == caught.last + 1 and (
+                        (topics is not None and topic not in topics) or _write_direct(socket, frame)):
+                    caught.last = seq
+                    return True
+            except Exception:  # never let one screen break the delivery to the others
+                log.debug("direct delivery failed; queued", exc_info=True)
+        return queue_it(item)
+
+    sub.put_nowait = put_nowait  # type: ignore[method-assign]
 
 
 async def _send(socket: WebSocket, srv: HallServer, h: HallRuntime, sub: Subscriber, since: int | None,
@@ -182,6 +226,7 @@ async def _send(socket: WebSocket, srv: HallServer, h: HallRuntime, sub: Subscri
     the close code ``CLOSE_UNAVAILABLE``; it comes back later with ``?since=`` and misses nothing."""
     hall = h.id
     bound = srv.ws_send_timeout_s
+    caught = _Caught()
     try:
         if since is None:
             last, text = await srv.db.read(snapshot, h)
@@ -191,24 +236,32 @@ async def _send(socket: WebSocket, srv: HallServer, h: HallRuntime, sub: Subscri
             for seq, env in await srv.db.read(read_events, hall, since, topics):
                 await _put(socket, env, bound)
                 last = seq
+        if socket.scope.get("hall.direct") is not None:  # type: ignore[call-overload]
+            _deliver_directly(sub, socket, topics, caught)
+        caught.last, caught.on = last, sub.qsize == 0
         async for item in sub.iter_events():
+            caught.on = False
+            last = max(last, caught.last)  # what the delivery wrote meanwhile
             seq, topic, env, frame = _live(item)
-            if seq <= last:
-                continue
-            if seq > last + 1:  # a gap: fetch what the live stream has not brought (yet)
-                for _s, e in await srv.db.read(read_events, hall, last, topics, seq):
-                    await _put(socket, e, bound)
-            if topics is None or topic in topics:
-                await _put(socket, env, bound, frame)
-            last = seq
+            if seq > last:
+                if seq > last + 1:  # a gap: fetch what the live stream has not brought (yet)
+                    for _s, e in await srv.db.read(read_events, hall, last, topics, seq):
+                        await _put(socket, e, bound)
+                if topics is None or topic in topics:
+                    await _put(socket, env, bound, frame)
+                last = seq
+            caught.last, caught.on = last, sub.qsize == 0
     except (WebSocketDisconnect, ConnectionError):
         pass
     except Exception as exc:
+        caught.on = False
         if not is_unavailable(exc):
             raise
         with contextlib.suppress(Exception):
             await socket.send_json(error_body())
             await socket.close(code=CLOSE_UNAVAILABLE, reason="database unavailable")
+    finally:
+        caught.on = False  # the stream ends: nothing more is written past its task
 
 
 async def _drain_client(socket: WebSocket) -> None:
