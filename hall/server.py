@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+PASSWORD_CHECKS = 1  # argon2 verifications at once per process (HallServer.password_checks)
 ALARM_SWEEP_S = 5.0  # escalations, shelves running out, the held-back flood summary
 
 
@@ -49,6 +50,10 @@ class HallServer:
     # The kernel's send buffer of each stream socket (0: the system's, which grows to megabytes):
     # how far behind a client may fall before its sends block and the bound above starts.
     ws_send_buffer_bytes: int = 64 * 1024
+    # Password checks running at once. Each argon2 verification holds 64 MiB while it runs (pwdlib's
+    # recommended profile), so a burst of sign-ins (a shift starting, or passwords tried from many
+    # addresses) would take a process past its memory budget; the rest wait their turn (~0.1 s each).
+    password_checks: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(PASSWORD_CHECKS))
     leases: Any = None  # hall.leases.Leases: which halls' single-writer work runs here (None: all of them)
     node_address: str = ""  # this process's private http://host:port, for requests forwarded to a hall's owner
     node_id: str = field(default_factory=lambda: _node_id())  # this process among several (hall.leases)

@@ -26,7 +26,7 @@ _SET_COUNTER = text(
     "ON CONFLICT (hall_id, service, day) DO UPDATE SET last = excluded.last"
 )
 _COUNTERS = text("SELECT service, last FROM service_counter WHERE hall_id = :hall AND day = :day")
-INSERT_TICKET = _INSERT_TICKET = insert(ticket_t)
+INSERT_TICKET = insert(ticket_t)
 _GET_TICKET = select(ticket_t).where(ticket_t.c.hall_id == bindparam("h"), ticket_t.c.id == bindparam("id"))
 _GET_TICKET_LOCK = _GET_TICKET.with_for_update()
 _GET_WINDOW = select(window_t).where(window_t.c.hall_id == bindparam("h"), window_t.c.window == bindparam("w"))
@@ -60,7 +60,7 @@ def set_counter(tx: Tx, hall: str, service: str, day: str, last: int) -> None:
 
 
 def insert_ticket(conn: Connection, **values: Any) -> None:
-    conn.execute(_INSERT_TICKET, values)
+    conn.execute(INSERT_TICKET, values)
 
 
 def get_ticket(conn: Connection, hall: str, ticket_id: str, *, lock: bool = False) -> Any | None:

@@ -50,7 +50,8 @@ class AuthController(Controller):
                                   f"too many failed sign-ins; try again in {wait} s", code="login_locked",
                                   extra={"retry_after_s": wait})
         try:
-            actor = await srv.db.read(verify_password, data.username, data.password)
+            async with srv.password_checks:
+                actor = await srv.db.read(verify_password, data.username, data.password)
         except Unauthorized as exc:
             await srv.db.write(login_failed, keys, ms(now()))
             await audit_refusal(request, None, data.username, data.username[:64], exc, ip=ip)
