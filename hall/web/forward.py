@@ -42,7 +42,7 @@ def client_of(server: HallServer, address: str, headers: Any) -> str:
     claimed = headers.get(CLIENT) if headers is not None else None
     if claimed:
         addr, _, sig = claimed.rpartition(" ")
-        if addr and hmac.compare_digest(sig, _sign(server.secret, addr)):
+        if addr and hmac.compare_digest(sig.encode(), _sign(server.secret, addr).encode()):  # bytes: any text
             return addr
     return address
 

@@ -51,7 +51,7 @@ def keep_transport(app: Any) -> Any:
             transport = getattr(protocol, "transport", None)
             scope["hall.transport"] = transport if callable(getattr(transport, "abort", None)) else None
             # uvicorn's own WebSocket protocols (and only they: their frames are whole writes, and
-            # they say when they have sent the close frame) may be written to directly (_put).
+            # they say when they have sent the close frame) may be written to directly (_write_direct).
             direct = type(protocol).__module__.startswith("uvicorn.protocols.websockets") and hasattr(
                 protocol, "close_sent") and scope["hall.transport"] is not None
             scope["hall.direct"] = protocol if direct else None
@@ -185,7 +185,7 @@ async def _put(socket: WebSocket, text: str, bound: float, frame: bytes | None =
 
 class _Caught:
     """A stream that has sent everything up to ``last`` and waits on an empty queue (``on``): the
-    next event, if it is ``last + 1``, is written from the channel's delivery itself (_deliver)."""
+    next event, if it is ``last + 1``, is written from the channel's delivery itself (_deliver_directly)."""
 
     __slots__ = ("last", "on")
 
