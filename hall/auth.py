@@ -7,7 +7,6 @@ to sign in. Browsers get it as an HttpOnly cookie, programs as a bearer token.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from typing import Any
 
@@ -18,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from hall.db.database import Tx
 from hall.db.models import login_guard_t, session_t, staff_t
 from hall.errors import BadRequest, Conflict, Unauthorized
+from hall.privacy import keyed_hash
 from hall.ratelimit import LockState, after_failure, locked
 from hall.runtime import Actor
 
@@ -79,8 +79,7 @@ def verify_password(conn: Connection, username: str, password: str) -> Actor:
 def login_keys(secret: bytes, username: str, ip: str) -> tuple[str, str]:
     """The guard's keys for a sign-in: the account and the client's address, each as an HMAC (the
     table never holds an address, and a copy of it cannot be reversed by trying every address)."""
-    return tuple(hmac.new(secret, f"login|{k}".encode(), hashlib.sha256).hexdigest()  # type: ignore[return-value]
-                 for k in (f"user:{username}", f"ip:{ip}"))
+    return keyed_hash(secret, "login", f"user:{username}"), keyed_hash(secret, "login", f"ip:{ip}")
 
 
 def _guard_states(conn: Connection, keys: tuple[str, ...], lock: bool = False) -> dict[str, LockState]:
@@ -101,10 +100,8 @@ def login_failed(tx: Tx, keys: tuple[str, ...], now_ms: int) -> None:
     ins = (postgresql.insert if tx.conn.dialect.name == "postgresql" else sqlite.insert)(login_guard_t)
     tx.conn.execute(ins.on_conflict_do_nothing(), [{"key_hash": k, "failures": 0, "first_ms": now_ms} for k in keys])
     states = _guard_states(tx.conn, keys, lock=True)
-    for k in keys:
-        st = states.get(k)
-        new = after_failure(st if st and st.failures else None, now_ms, LOGIN_MAX_FAILURES, LOGIN_WINDOW_MS,
-                            LOGIN_LOCKOUT_MS)
+    for k in keys:  # a row just made (no failures, first_ms now) counts as a first failure
+        new = after_failure(states.get(k), now_ms, LOGIN_MAX_FAILURES, LOGIN_WINDOW_MS, LOGIN_LOCKOUT_MS)
         tx.conn.execute(update(login_guard_t).where(login_guard_t.c.key_hash == k).values(
             failures=new.failures, first_ms=new.first_ms, locked_until_ms=new.locked_until_ms))
     # Rows of keys long quiet are of no use: keep the table as small as the recent failures.

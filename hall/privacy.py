@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-__all__ = ["mask_id", "mask_name", "normalise_id", "person_hash"]
+__all__ = ["keyed_hash", "mask_id", "mask_name", "normalise_id", "person_hash"]
 
 
 def mask_name(name: str) -> str:
@@ -32,6 +32,12 @@ def mask_name(name: str) -> str:
 def normalise_id(id_number: str) -> str:
     """The canonical form of an ID number: outer whitespace removed, check char ``x`` upper-cased."""
     return id_number.strip().upper()
+
+
+def keyed_hash(secret: bytes, *parts: str) -> str:
+    """HMAC-SHA256 (hex) of ``parts`` joined by ``|`` under the deployment's secret. The first part
+    names the purpose (``pickup``, ``login``, ``client``), so one value never hashes alike for two."""
+    return hmac.new(secret, "|".join(parts).encode(), hashlib.sha256).hexdigest()
 
 
 def person_hash(secret: bytes, id_number: str) -> str:

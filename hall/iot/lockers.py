@@ -14,8 +14,6 @@ are pure functions; the use cases run in one transaction each.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +26,7 @@ from hall.db.database import Tx
 from hall.db.models import deposit_t, pickup_lock_t, slot_t
 from hall.errors import Conflict, HallError, NotFound, TooManyRequests
 from hall.iot import rules
+from hall.privacy import keyed_hash
 from hall.ratelimit import LockState, after_failure, locked
 from hall.runtime import HallRuntime, ms
 
@@ -59,7 +58,7 @@ def choose_slot(slots: list[SlotInfo]) -> int | None:
 
 
 def code_hash(secret: bytes, hall: str, code: str) -> str:
-    return hmac.new(secret, f"pickup|{hall}|{code}".encode(), hashlib.sha256).hexdigest()
+    return keyed_hash(secret, "pickup", hall, code)
 
 
 def new_code(digits: int) -> str:
@@ -173,7 +172,7 @@ def start_pickup(tx: Tx, h: HallRuntime, now: datetime, code: str, source: str) 
         deposit_t.c.hall_id == h.id, deposit_t.c.code_hash == digest, deposit_t.c.state == "stored")).first()
     if r is None or r.expires_ms <= now_ms:
         new = after_failure(st, now_ms, cfg.max_wrong_codes, cfg.wrong_window_min * 60_000,
-                               cfg.lockout_min * 60_000)
+                            cfg.lockout_min * 60_000)
         values = {"failures": new.failures, "first_ms": new.first_ms, "locked_until_ms": new.locked_until_ms}
         if st is None:
             tx.conn.execute(insert(pickup_lock_t).values(hall_id=h.id, source=source, **values))

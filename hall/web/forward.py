@@ -12,7 +12,6 @@ locker's wrong codes by that address, not by the forwarding process's, and a cli
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import re
@@ -20,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from hall.privacy import keyed_hash
 from hall.server import HallServer
 
 log = logging.getLogger(__name__)
@@ -33,16 +33,16 @@ TIMEOUT_S = 30.0  # a pickup waits for the locker's door (up to its own timeout)
 
 
 def _sign(secret: bytes, address: str) -> str:
-    return hmac.new(secret, f"client|{address}".encode(), hashlib.sha256).hexdigest()[:32]
+    return keyed_hash(secret, "client", address)[:32]
 
 
-def client_of(server: HallServer, address: str, headers: Any) -> str:
+def client_of(secret: bytes, address: str, headers: Any) -> str:
     """The client's address: the connection's own, or, on a request forwarded by another process of
     the deployment, the original client's (only when its signature checks out)."""
     claimed = headers.get(CLIENT) if headers is not None else None
     if claimed:
         addr, _, sig = claimed.rpartition(" ")
-        if addr and hmac.compare_digest(sig.encode(), _sign(server.secret, addr).encode()):  # bytes: any text
+        if addr and hmac.compare_digest(sig.encode(), _sign(secret, addr).encode()):  # bytes: any text
             return addr
     return address
 

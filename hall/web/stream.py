@@ -254,7 +254,6 @@ async def _send(socket: WebSocket, srv: HallServer, h: HallRuntime, sub: Subscri
     except (WebSocketDisconnect, ConnectionError):
         pass
     except Exception as exc:
-        caught.on = False
         if not is_unavailable(exc):
             raise
         with contextlib.suppress(Exception):

@@ -70,7 +70,7 @@ class LockerController(Controller):
             srv.iot.twin(h, data.device)  # 404 for an unknown device
             source = f"device:{data.device}"
         else:
-            source = f"client:{client_of(srv, request.client.host if request.client else '?', request.headers)}"
+            source = f"client:{client_of(srv.secret, request.client.host if request.client else '?', request.headers)}"
         return await srv.iot.pickup(h, code, source)
 
     @get("", operation_id="ListLockers")
