@@ -25,7 +25,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 
-async def until(fn, timeout: float = 15.0, what: str = "condition"):  # noqa: ANN001, ANN201
+async def until(fn, timeout: float = 30.0, what: str = "condition"):  # noqa: ANN001, ANN201
     deadline = time.monotonic() + timeout
     while True:
         value = fn()
