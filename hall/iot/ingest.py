@@ -21,7 +21,7 @@ from hall.db.database import Tx
 from hall.iot import repo, rules, twins
 from hall.iot.client import Message
 from hall.iot.payloads import Ack, Event, Rejected, Status, Telemetry, decode
-from hall.iot.topics import Kind, classify, valid_device_id
+from hall.iot.topics import Kind, Topic, classify, valid_device_id
 from hall.runtime import HallRuntime
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 Op = tuple[str, Callable[..., Any], tuple[Any, ...]]  # (hall, fn(tx, h, *args), args)
 HISTORY_EVERY_MS = 10_000
+TOPIC_CACHE = 20_000  # topics remembered: 4 per device for 5,000 devices; anything past clears it
 PRIVATE_EVENTS = frozenset({"scan"})  # what a scanner read is personal: never stored or streamed
 CALLER_BUTTONS = ("call_next", "recall", "no_show", "start", "finish")  # a window caller pad's keys
 
@@ -71,6 +72,7 @@ class Ingest:
         self.twins: dict[tuple[str, str], Twin] = {}
         self.ops: list[Op] = []
         self._reports: dict[tuple[str, str], _Report] = {}
+        self._topics: dict[str, Topic] = {}  # classify's answers (pure), bounded by TOPIC_CACHE
         self._conn_rules = {hid: _conn_rules(h) for hid, h in halls.items()}
         # hooks the IoT service sets: a door_opened we expect (a command of ours), door and ack events
         self.expects_open: Callable[[str, str, Any], bool] = lambda hall, device, slot: False
@@ -125,7 +127,11 @@ class Ingest:
         return acks
 
     def _one(self, m: Message) -> None:
-        t = classify(m.topic)
+        t = self._topics.get(m.topic)
+        if t is None:  # each device sends on a handful of topics: sort each once
+            if len(self._topics) >= TOPIC_CACHE:
+                self._topics.clear()
+            t = self._topics[m.topic] = classify(m.topic)
         if t.kind is Kind.OWN:
             return
         if t.kind is Kind.BAD:
