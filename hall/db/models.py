@@ -380,6 +380,18 @@ class LoginGuardRow(SQLModel, table=True):
     locked_until_ms: int | None = Field(default=None, sa_type=BigInteger)
 
 
+class WaitingCountRow(SQLModel, table=True):
+    """How many tickets wait, per hall and service: kept by triggers on ``ticket`` (migration
+    0010), so every write that moves a ticket into or out of ``waiting`` counts, whatever code
+    made it. Issuing reads it under the hall lock instead of counting the waiting tickets, which
+    grew with the queue."""
+
+    __tablename__ = "waiting_count"
+    hall_id: str = Field(primary_key=True, max_length=32)
+    service: str = Field(primary_key=True, max_length=8)
+    n: int = 0
+
+
 hall_t = HallRow.__table__
 event_t = EventRow.__table__
 counter_t = ServiceCounter.__table__
@@ -394,6 +406,7 @@ leave_t = LeaveRow.__table__
 decision_t = DecisionRow.__table__
 alarm_t = AlarmRow.__table__
 audit_t = AuditRow.__table__
+waiting_t = WaitingCountRow.__table__
 device_t = DeviceRow.__table__
 command_t = CommandRow.__table__
 slot_t = LockerSlotRow.__table__

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, text, union_all, update
 
 from hall.db.database import Tx
-from hall.db.models import ticket_t, window_t
+from hall.db.models import ticket_t, waiting_t, window_t
 from hall.queue.policy import PRIORITY_CLASSES, CallingPolicy, Waiting
 
 _ALLOCATE = text(
@@ -32,14 +32,11 @@ _GET_TICKET_LOCK = _GET_TICKET.with_for_update()
 _GET_WINDOW = select(window_t).where(window_t.c.hall_id == bindparam("h"), window_t.c.window == bindparam("w"))
 _GET_WINDOW_LOCK = _GET_WINDOW.with_for_update()
 _WINDOWS = select(window_t).where(window_t.c.hall_id == bindparam("h"))
-_WAITING_IN = select(func.count()).where(
-    ticket_t.c.hall_id == bindparam("h"), ticket_t.c.status == "waiting", ticket_t.c.service == bindparam("s")
-)
-_WAITING_COUNTS = (
-    select(ticket_t.c.service, func.count())
-    .where(ticket_t.c.hall_id == bindparam("h"), ticket_t.c.status == "waiting")
-    .group_by(ticket_t.c.service)
-)
+# Waiting tickets are counted by the database itself (table waiting_count, kept by triggers on
+# ticket: migration 0010), not by scanning them.
+_WAITING_IN = select(waiting_t.c.n).where(waiting_t.c.hall_id == bindparam("h"), waiting_t.c.service == bindparam("s"))
+_WAITING_COUNTS = select(waiting_t.c.service, waiting_t.c.n).where(waiting_t.c.hall_id == bindparam("h"),
+                                                                   waiting_t.c.n > 0)
 
 
 def allocate_number(conn: Connection, hall: str, service: str, day: str) -> int:
@@ -169,7 +166,7 @@ def count_ahead(conn: Connection, hall: str, service: str, ticket: Waiting, poli
 
 
 def waiting_in(conn: Connection, hall: str, service: str) -> int:
-    return conn.execute(_WAITING_IN, {"h": hall, "s": service}).scalar_one()
+    return conn.execute(_WAITING_IN, {"h": hall, "s": service}).scalar() or 0
 
 
 def waiting_counts(conn: Connection, hall: str) -> dict[str, int]:

@@ -44,7 +44,7 @@ from hall.clock import ManualClock
 from hall.db.models import event_t, hall_t, ticket_t, window_t
 from hall.errors import HallError
 from hall.hallconfig import default_config_path, load_hall_config
-from hall.queue import calling, issuing
+from hall.queue import calling, issuing, repo
 from hall.queue.issuing import IssueRequest
 from hall.queue.policy import CallingPolicy, Choice, Waiting, ahead_of, choose_next, passed_over
 from hall.runtime import Actor, ms
@@ -603,6 +603,10 @@ class QueueMachine(RuleBasedStateMachine):
     def database_agrees_with_the_model(self) -> None:
         TEMPLATE.stats["checks"] += 1
         tickets, wins, events, last = self.read()
+
+        # the waiting counts the database keeps (triggers, migration 0010) are the waiting tickets
+        counted = self.db.read_sync(lambda conn: repo.waiting_counts(conn, HALL))
+        assert counted == dict(Counter(r.service for r in tickets if r.status == "waiting"))
 
         # numbers: unique per (service, day), gap-free from 1, prefix + counter zero-padded to 3
         keys = [(r.origin_service, r.day, r.counter) for r in tickets]
