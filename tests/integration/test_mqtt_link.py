@@ -56,10 +56,10 @@ async def test_a_burst_arrives_whole_in_order_and_the_last_message_without_delay
         await asyncio.wait_for(done.wait(), 20)
         # the last message of the burst is not left waiting in the read buffer for the next packet
         assert time.monotonic() - published < 5
-        # whole, none twice, and in order within each QoS (brokers may let QoS 0 pass QoS 1 messages
-        # that wait on acks)
+        # whole, none twice, and in order within each QoS they were published with (Mosquitto may let
+        # QoS 0 pass QoS 1 messages that wait on acks; amqtt delivers both at the subscription's QoS)
         for qos in (0, 1):
-            assert [m.payload for m in got if m.qos == qos] == [p for i, p in enumerate(sent) if i % 2 == qos]
+            assert [m.payload for m in got if int(m.payload[:6]) % 2 == qos] == sent[qos::2]
         assert len(got) == total
         assert all(m.topic == "hall/hn-tja/device/kiosk-01/telemetry" for m in got)
         # and after a pause, a single message still comes through on its own
