@@ -178,8 +178,23 @@ class Tx:
             return self._batch.values[key]
         if load is None:
             return None
-        value = self._values[key] = load(self._open())
+        value = self._values[key] = self._load(load)
         return value
+
+    def _load(self, load: Callable[[Connection], Any]) -> Any:
+        """Run a read for ``batch_value``. Earlier jobs' deferred writes are stored first, but no
+        savepoint is opened for it: a read leaves nothing a failing job would have to take back,
+        and the savepoint and its release were two more round trips under the hall's row, in
+        every batch. Without a savepoint a failed statement aborts the whole transaction on
+        PostgreSQL, so a read that fails here fails the batch (``broken``), never just the job."""
+        if self.opened:
+            return load(self._batch.conn)
+        try:
+            self._batch.flush()
+            return load(self._batch.conn)
+        except BaseException as exc:
+            self._batch.broken = exc
+            raise
 
     def set_batch_value(self, key: Hashable, value: Any) -> None:
         if not self._general:

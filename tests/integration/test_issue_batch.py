@@ -90,3 +90,37 @@ def test_one_batch_of_mixed_jobs(hall) -> None:
     assert len(tickets) == 5
     waiting = [r.body["ahead"] for r in results["yb"]]
     assert waiting == [0, 2]  # the second YB ticket has the first and the keyed one ahead
+
+
+def _read_fails(tx: Tx) -> None:
+    tx.batch_value(("broken", 1), lambda conn: conn.exec_driver_sql("SELECT * FROM no_such_table").all())
+
+
+def test_a_read_failing_in_a_batch_fails_the_whole_batch(hall) -> None:
+    """A job's cached reads run without a savepoint of their own (two round trips fewer under the
+    hall's row): when one fails, PostgreSQL has aborted the transaction, so every job of the batch
+    must fail with it. No job may be answered as done for a ticket that was never stored."""
+    db = hall.server.db
+    h = hall.server.halls["hn-tja"]
+    gate = threading.Event()
+    db.submit(lambda tx: gate.wait(10))
+    sb = IssueRequest(service="SB", channel="walk_in")
+    # the failing read comes last: the tickets' deferred rows are stored before it, and nothing is
+    # left to store after it that would fail on its own
+    before = db.submit(issue_ticket, h, sb)
+    after = db.submit(issue_ticket, h, IssueRequest(service="YB", channel="walk_in"))
+    broken = db.submit(_read_fails)
+    gate.set()
+    outcomes = []
+    for fut in (before, broken, after):
+        try:
+            outcomes.append(fut.result(timeout=30))
+        except Exception as e:  # checked below
+            outcomes.append(e)
+    assert isinstance(outcomes[1], Exception)
+    stored = db.read_sync(lambda conn: [r.id for r in conn.execute(
+        select(ticket_t.c.id).where(ticket_t.c.hall_id == "hn-tja"))])
+    answered = [o.body["id"] for o in (outcomes[0], outcomes[2]) if not isinstance(o, Exception)]
+    assert sorted(answered) == sorted(stored)  # answered as issued exactly when stored
+    # and the hall issues again afterwards
+    assert db.write_sync(issue_ticket, h, sb).body["id"]
