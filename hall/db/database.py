@@ -36,6 +36,7 @@ import anyio.to_thread
 import msgspec
 from sqlalchemy import Connection, bindparam, create_engine, event, insert, select, text, update
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 
 from hall.db.models import event_t, hall_t
 from hall.db.outage import CONNECT_TIMEOUT_S, POOL_TIMEOUT_S, Outage, is_unavailable
@@ -457,8 +458,13 @@ class Database:
                         outcomes.append((job, result, None, tx.events))
                         callbacks += tx.callbacks
                     except Exception as exc:
-                        if shared.broken is not None or conn.invalidated or is_unavailable(exc):
-                            raise  # the whole batch fails, its connection is replaced
+                        if shared.broken is not None or conn.invalidated or is_unavailable(exc) or (
+                                not tx.opened and isinstance(exc, DBAPIError)):
+                            # The whole batch fails, its connection is replaced. A statement that
+                            # failed outside a savepoint has aborted PostgreSQL's transaction, and
+                            # its COMMIT would then roll back without raising: never answer a job
+                            # as done from such a batch.
+                            raise
                         if tx.opened:
                             conn.exec_driver_sql("ROLLBACK TO SAVEPOINT job")
                             conn.exec_driver_sql("RELEASE SAVEPOINT job")
