@@ -15,24 +15,14 @@ from litestar.testing import TestClient
 from sqlalchemy import create_engine, func, select, text
 
 from hall.bootstrap import Hall
-from hall.db.database import Tx
 from hall.db.migrate import upgrade
 from hall.db.models import ticket_t, waiting_t
 from hall.queue import repo
 from hall.queue.issuing import IssueRequest, issue_ticket
-from hall.runtime import HallRuntime
 from tests.conftest import signed_in
+from tests.integration.test_issue_batch import _Boom, _issue_then_fail
 
 API = "/api/v1/halls/hn-tja"
-
-
-class _Boom(Exception):
-    pass
-
-
-def _issue_then_fail(tx: Tx, h: HallRuntime, req: IssueRequest) -> None:
-    issue_ticket(tx, h, req)
-    raise _Boom
 
 
 def _counted(hall: Hall) -> tuple[dict[str, int], dict[str, int]]:
