@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from textual.widgets import DataTable
@@ -18,21 +19,21 @@ from hall.console.panes.devices import DevicesPane
 from hall.console.panes.events import EventsPane
 from tests.brokers import Broker
 from tests.conftest import PASSWORD
-from tests.iot import API, build_hall, devices
+from tests.iot import API, build_hall, devices, fast_config
 from tests.live import LiveServer
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 
-async def until(fn, timeout: float = 30.0, what: str = "condition"):  # noqa: ANN001, ANN201
+async def until(fn, timeout: float = 30.0, what: Any = "condition"):  # noqa: ANN001, ANN201
     deadline = time.monotonic() + timeout
     while True:
         value = fn()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
         await asyncio.sleep(0.05)
 
 
@@ -57,7 +58,10 @@ def select(table: DataTable, key: str) -> None:
 
 async def test_jammed_locker_alarm_ack_assign_and_an_open_door_confirmed(tmp_path: Path, clock: ManualClock,
                                                                         broker: Broker) -> None:
-    h = build_hall(tmp_path, clock, broker)
+    # The console and its server, broker and devices share one busy process here: a device silent for
+    # 2 s (the fast bounds) under CI load would go offline and refuse the command. This test is about
+    # the console, so the locker may be silent for 15 s and a command waits 30 s for its ack.
+    h = build_hall(tmp_path, clock, broker, fast_config(offline_after_missed=15, command_timeout_s=30))
     try:
         with LiveServer(h.app) as live, devices(broker, ("locker", "locker-01"), slots=12, auto_close_s=None) as devs:
             locker = devs["locker-01"]
@@ -100,6 +104,7 @@ async def test_jammed_locker_alarm_ack_assign_and_an_open_door_confirmed(tmp_pat
                 await until(lambda: app.state.alarms[jam["id"]].get("assignee") == "fac01", what="shown assigned")
                 app.save_screenshot(filename="console-alarms.svg", path=str(DOCS))
                 # an open-door command that works shows its confirmation
+                await until(lambda: app.state.devices.get("locker-01", {}).get("online"), what="locker online")
                 await pilot.press("3")
                 dev_table.focus()
                 select(dev_table, "locker-01")
@@ -110,7 +115,8 @@ async def test_jammed_locker_alarm_ack_assign_and_an_open_door_confirmed(tmp_pat
                 await pilot.press("y")
                 await until(lambda: any(c.get("name") == "open_door" and c.get("args") == {"slot": 4}
                                         and c.get("state") == "done" for c in app.state.commands.values()),
-                            what="command done")
+                            what=lambda: f"command done; the console has {list(app.state.commands.values())}, "
+                                         f"notified {[n.message for n in app._notifications]}")
                 assert locker.doors[4] == "open"
                 await pilot.pause(0.3)
                 shown = str(app.query_one("#dev-commands").render())
