@@ -239,7 +239,7 @@ class Tx:
         at_ms = int(at.timestamp() * 1000)
         if not self.sqlite:  # one round trip instead of two (PostgreSQL)
             tail = _tail(hall, type_, at, data)
-            topic = type_.split(".", 1)[0]
+            topic = _topic(type_)
             seq = self.conn.execute(_EMIT_PG, {"h": hall, "type": type_, "topic": topic, "at_ms": at_ms,
                                                "head": _SEQ_HEAD, "tail": tail}).scalar_one()
             self.events.append(StoredEvent(hall, seq, type_, topic, f"{_SEQ_HEAD}{seq}{tail}"))
@@ -270,7 +270,12 @@ class Tx:
 
 def _envelope(seq: int, hall: str, type_: str, at: datetime, data: dict[str, Any]) -> tuple[str, str]:
     """The JSON text of an event: ``{"seq":N,"type":…,"at":…,"hall":…,"data":…}``."""
-    return f"{_SEQ_HEAD}{seq}{_tail(hall, type_, at, data)}", type_.split(".", 1)[0]
+    return f"{_SEQ_HEAD}{seq}{_tail(hall, type_, at, data)}", _topic(type_)
+
+
+def _topic(type_: str) -> str:
+    """An event's topic: its type up to the first dot (``ticket.called`` -> ``ticket``)."""
+    return type_.split(".", 1)[0]
 
 
 def _tail(hall: str, type_: str, at: datetime, data: dict[str, Any]) -> str:
